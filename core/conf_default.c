@@ -1,0 +1,24 @@
+/*
+ * conf_default.c - the configuration facteurd runs when it is given none
+ * and FC_CONF_DIR/facteurd.conf does not exist: users from a passwd file
+ * beside it, every service on loopback and unprivileged ports.
+ * `facteurd --default-config` prints it, as a starting point.
+ */
+#include "config.h"
+
+#include "core.h"
+
+const char fc_default_config[] =
+	"# facteurd's embedded default configuration.\n"
+	"# Users come from " FC_CONF_DIR "/passwd (facteurctl pw makes "
+	"hashes).\n"
+	"load passwd-file echo;\n"
+	"\n"
+	"passwd-file {\n"
+	"    path passwd;\n"
+	"}\n"
+	"\n"
+	"# the example protocol module: try `nc 127.0.0.1 7007`\n"
+	"echo {\n"
+	"    listen 127.0.0.1:7007;\n"
+	"}\n";
