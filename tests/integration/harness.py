@@ -1,0 +1,514 @@
+"""Helpers for the integration suite: paths, configs, a running facteurd,
+and line-oriented clients.
+
+Everything here talks to facteurd the way a real client or admin does:
+TCP sockets, files, signals and /proc. Nothing reaches into its memory.
+"""
+
+import base64
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+
+SRCDIR = os.environ.get("FACTEUR_SRCDIR") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILDDIR = os.environ.get("FACTEUR_BUILDDIR") or SRCDIR
+MODULE_PATH = os.environ.get("FACTEUR_MODULE_PATH") or "%s:%s" % (
+    os.path.join(BUILDDIR, "modules"),
+    os.path.join(BUILDDIR, "tests", "modules"))
+FACTEURD = os.path.join(BUILDDIR, "facteurd")
+FACTEURCTL = os.path.join(BUILDDIR, "facteurctl")
+
+IS_ROOT = os.geteuid() == 0
+SERVICE_USER = "facteur"
+
+# Lines in facteurd's stderr that mean a memory error, undefined
+# behaviour, a leak or one of our own assertions.
+BAD_LOG_MARKERS = ("AddressSanitizer", "runtime error:", "LeakSanitizer",
+                   "panic:")
+
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 15.0
+
+
+def fnv1a64(data):
+    """The 64-bit FNV-1a hash the echo module reports for DATA and
+    LITERAL, as 16 hex digits."""
+    h = 0xcbf29ce484222325
+    for b in data:
+        h ^= b
+        h = (h * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return "%016x" % h
+
+
+def b64(data):
+    if isinstance(data, str):
+        data = data.encode()
+    return base64.b64encode(data).decode()
+
+
+def free_port(host="127.0.0.1"):
+    """A TCP port nobody listens on right now (bind to 0, close)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def make_test_dir(prefix="facteur-test-"):
+    """A temporary folder the unprivileged worker user can read."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(d, 0o755)
+    return d
+
+
+def hash_password(password):
+    """A yescrypt hash from `facteurctl pw -p`."""
+    out = subprocess.run([FACTEURCTL, "pw", "-p", password],
+                         check=True, capture_output=True, text=True)
+    h = out.stdout.strip()
+    assert h.startswith("$"), "facteurctl pw printed %r" % out.stdout
+    return h
+
+
+def facteurd_env(extra=None, module_path=True):
+    env = dict(os.environ)
+    if module_path:
+        env["FACTEUR_MODULE_PATH"] = MODULE_PATH
+    else:
+        env.pop("FACTEUR_MODULE_PATH", None)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run_facteurd(args, env=None, timeout=60):
+    """Runs facteurd to completion (-t, --directives, a start-up that
+    must fail) and returns the CompletedProcess with text output."""
+    return subprocess.run([FACTEURD] + list(args), capture_output=True,
+                          text=True, timeout=timeout,
+                          env=env if env is not None else facteurd_env())
+
+
+def error_lines(text):
+    """The log lines at level error."""
+    return [l for l in text.splitlines() if ": error: " in l]
+
+
+def proc_children(pid):
+    """Pids whose parent is pid, from /proc/*/stat."""
+    kids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # the command name is in parentheses and may hold spaces
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[1]) == pid:
+            kids.append(int(entry))
+    return sorted(kids)
+
+
+def proc_status(pid, key):
+    """One field of /proc/<pid>/status, e.g. VmRSS or Uid."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return line.split(":", 1)[1].strip()
+    raise KeyError(key)
+
+
+def rss_kb(pid):
+    return int(proc_status(pid, "VmRSS").split()[0])
+
+
+def pid_alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def wait_for(predicate, timeout, interval=0.05, what="condition"):
+    """Polls predicate until it returns something true; returns it, or
+    raises AssertionError after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s"
+                                 % (timeout, what))
+        time.sleep(interval)
+
+
+class ConnectionClosed(Exception):
+    pass
+
+
+class Client:
+    """A line-oriented client: sends bytes, reads CRLF-terminated lines.
+
+    Lines are returned as str without their line end (bytes decoded as
+    latin-1, so any byte survives). The buffer is explicit so that a test
+    can check nothing was read ahead (STARTTLS)."""
+
+    def __init__(self, port, host="127.0.0.1", source=None, timeout=10.0,
+                 sock=None):
+        if sock is None:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            if source is not None:
+                sock.bind((source, 0))
+            sock.connect((host, port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.settimeout(timeout)
+        self.sock = sock
+        self.timeout = timeout
+        self.buf = b""
+        self.host = host
+        self.port = port
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode("latin-1")
+        self.sock.sendall(data)
+
+    def _fill(self, timeout):
+        self.sock.settimeout(timeout)
+        try:
+            chunk = self.sock.recv(65536)
+        except ConnectionResetError:
+            chunk = b""
+        finally:
+            self.sock.settimeout(self.timeout)
+        if not chunk:
+            raise ConnectionClosed("connection closed; unread: %r"
+                                   % self.buf[:200])
+        self.buf += chunk
+
+    def readline(self, timeout=None):
+        """The next line, without CRLF. Raises ConnectionClosed at end
+        of file and socket.timeout when nothing comes in time."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("no complete line; have %r"
+                                     % self.buf[:200])
+            self._fill(left)
+        line, self.buf = self.buf.split(b"\n", 1)
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        return line.decode("latin-1")
+
+    def cmd(self, line, timeout=None):
+        """Sends one command line and returns the first answer line."""
+        self.send(line + "\r\n")
+        return self.readline(timeout)
+
+    def greeting(self, timeout=None):
+        line = self.readline(timeout)
+        assert line.startswith("OK "), "greeting was %r" % line
+        return line
+
+    def read_exact(self, n, timeout=None):
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while len(self.buf) < n:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("have %d of %d bytes"
+                                     % (len(self.buf), n))
+            self._fill(left)
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def expect_closed(self, timeout=5.0):
+        """Asserts the server closes the connection within timeout and
+        sends nothing more; returns the lines read before the close."""
+        lines = []
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("connection still open after %.1fs; "
+                                     "lines: %r, buffer %r"
+                                     % (timeout, lines, self.buf[:200]))
+            try:
+                lines.append(self.readline(left))
+            except ConnectionClosed:
+                assert self.buf == b"", "partial line %r" % self.buf
+                return lines
+            except socket.timeout:
+                continue
+
+    def is_closed(self):
+        """True when the server has closed (nothing is pending)."""
+        r, _, _ = select.select([self.sock], [], [], 0)
+        if not r:
+            return False
+        try:
+            data = self.sock.recv(65536, socket.MSG_PEEK)
+        except (ConnectionResetError, ssl.SSLError):
+            return True
+        return data == b""
+
+    def starttls(self, context=None, send_command=True):
+        """STARTTLS, then the TLS handshake on the same socket."""
+        if send_command:
+            assert self.cmd("STARTTLS") == "OK begin TLS"
+        assert self.buf == b"", "data after STARTTLS's answer: %r" % self.buf
+        self.sock = (context or client_tls_context()).wrap_socket(
+            self.sock, server_hostname="localhost")
+        self.sock.settimeout(self.timeout)
+
+
+def client_tls_context(min_version=None, max_version=None):
+    """A client context that does not check the test certificate."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if min_version is not None:
+        ctx.minimum_version = min_version
+    if max_version is not None:
+        ctx.maximum_version = max_version
+    return ctx
+
+
+def tls_client(port, host="127.0.0.1", context=None, timeout=10.0):
+    """A Client on an implicit-TLS listener."""
+    raw = socket.create_connection((host, port), timeout=timeout)
+    try:
+        s = (context or client_tls_context()).wrap_socket(
+            raw, server_hostname="localhost")
+    except Exception:
+        raw.close()
+        raise
+    return Client(port, host=host, sock=s, timeout=timeout)
+
+
+def make_certificate(directory):
+    """A self-signed EC certificate and key for localhost, made with the
+    openssl command line. Returns (certificate path, key path)."""
+    cert = os.path.join(directory, "cert.pem")
+    key = os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                    "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "2",
+                    "-subj", "/CN=localhost"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def default_settings(directory):
+    """Top-level settings every test config starts from; tests override
+    them by name (a directive given twice is an error in facteurd)."""
+    settings = {}
+    if IS_ROOT:
+        settings["user"] = SERVICE_USER
+    settings.update({
+        "pid_file": os.path.join(directory, "facteurd.pid"),
+        "workers": "1",
+        "log": "stderr",
+        "log_level": "info",
+        "auth_failure_delay": "300ms",
+        "shutdown_timeout": "10s",
+    })
+    return settings
+
+
+def build_config(directory, port, settings=None, echo="", load=None,
+                 listen=None, passwd_block=None, extra=""):
+    """A config with the echo module on 127.0.0.1:port and users from
+    <directory>/passwd. settings override default_settings() (None
+    removes one); echo is text for the echo block; extra is appended."""
+    top = default_settings(directory)
+    for k, v in (settings or {}).items():
+        if v is None:
+            top.pop(k, None)
+        else:
+            top[k] = v
+    load = load or ["passwd-file", "echo"]
+    out = ["%s %s;" % (k, v) for k, v in top.items()]
+    out.append("load %s;" % " ".join(load))
+    if "passwd-file" in load:
+        out.append("passwd-file {")
+        out.append(passwd_block or "    path passwd;")
+        out.append("}")
+    elif "auth" not in top:
+        out.append("auth none;")
+    if "echo" in load:
+        out.append("echo {")
+        for l in listen or ["127.0.0.1:%d" % port]:
+            out.append("    listen %s;" % l)
+        for l in echo.strip("\n").splitlines():
+            out.append("    " + l.strip())
+        out.append("}")
+    out.append(extra)
+    return "\n".join(out) + "\n"
+
+
+class Facteurd:
+    """One facteurd master started in the foreground for a test.
+
+    The config is written to <dir>/facteurd.conf and stderr goes to
+    <dir>/facteurd.log. stop() sends SIGTERM and waits; check_log()
+    looks for sanitizer reports and panics."""
+
+    def __init__(self, directory, conf_text, port=None, env=None,
+                 module_path=True, binary=FACTEURD):
+        self.dir = directory
+        self.port = port
+        self.conf_path = os.path.join(directory, "facteurd.conf")
+        self.log_path = os.path.join(directory, "facteurd.log")
+        self.pid_path = os.path.join(directory, "facteurd.pid")
+        self.binary = binary
+        self.env = facteurd_env(env, module_path=module_path)
+        self.proc = None
+        self.returncode = None
+        self.write_config(conf_text)
+
+    def write_config(self, text):
+        tmp = self.conf_path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.rename(tmp, self.conf_path)
+
+    def start(self, wait=True):
+        self.logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [self.binary, "-f", "-c", self.conf_path],
+            stdin=subprocess.DEVNULL, stdout=self.logf, stderr=self.logf,
+            env=self.env)
+        if wait:
+            self.wait_started()
+        return self
+
+    def wait_started(self, timeout=START_TIMEOUT):
+        """Waits for the master's "started" line (all workers ready) and
+        for the listener to accept."""
+        deadline = time.monotonic() + timeout
+        while "master: facteurd" not in self.log() or \
+                " started, " not in self.log():
+            if self.proc.poll() is not None:
+                raise AssertionError("facteurd exited with %s at start-up:"
+                                     "\n%s" % (self.proc.returncode,
+                                               self.log()))
+            if time.monotonic() > deadline:
+                raise AssertionError("facteurd did not start in %.0fs:\n%s"
+                                     % (timeout, self.log()))
+            time.sleep(0.02)
+        if self.port is not None:
+            wait_for(lambda: self._accepts(), deadline - time.monotonic(),
+                     what="port %d to accept" % self.port)
+
+    def _accepts(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), 1).close()
+            return True
+        except OSError:
+            return False
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_lines(self):
+        return self.log().splitlines()
+
+    def wait_log(self, pattern, timeout=10.0, count=1):
+        """Waits until pattern (a regex) matches count lines of the log;
+        returns the matching lines."""
+        rx = re.compile(pattern)
+
+        def found():
+            hits = [l for l in self.log_lines() if rx.search(l)]
+            return hits if len(hits) >= count else None
+        return wait_for(found, timeout, what="log line /%s/" % pattern)
+
+    def workers(self):
+        return proc_children(self.proc.pid)
+
+    def wait_workers(self, n, timeout=10.0):
+        return wait_for(lambda: (lambda w: w if len(w) == n else None)(
+            self.workers()), timeout, what="%d workers" % n)
+
+    def client(self, **kw):
+        kw.setdefault("timeout", 10.0)
+        return Client(self.port, **kw)
+
+    def signal(self, sig):
+        os.kill(self.proc.pid, sig)
+
+    def stop(self, timeout=STOP_TIMEOUT):
+        """SIGTERM, then waits for the master to exit. Returns its exit
+        status; kills it and raises when it does not stop in time."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            try:
+                self.proc.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                kids = self.workers()
+                self.proc.kill()
+                for k in kids:
+                    try:
+                        os.kill(k, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                self.proc.wait()
+                raise AssertionError("facteurd did not stop within %.0fs "
+                                     "of SIGTERM" % timeout)
+        self.returncode = self.proc.returncode
+        self.logf.close()
+        return self.returncode
+
+    def bad_log_lines(self):
+        return [l for l in self.log_lines()
+                if any(m in l for m in BAD_LOG_MARKERS)]
+
+
+def cleanup_dir(directory):
+    shutil.rmtree(directory, ignore_errors=True)
