@@ -669,18 +669,41 @@ conf_check_module_table(const struct fc_module *mod)
 	return NULL;
 }
 
+/* The load line that names a module, for messages. */
+static const struct fc_conf_node *
+conf_load_line(const struct fc_conf_node *root, const char *name)
+{
+	const struct fc_conf_node *n;
+	size_t i;
+
+	for (n = root; n != NULL; n = n->next) {
+		if (strcmp(n->name, "load") != 0)
+			continue;
+		for (i = 0; i < n->nargs; i++)
+			if (strcmp(n->args[i], name) == 0)
+				return n;
+	}
+	return NULL;
+}
+
+static bool
+conf_named_in_load(const struct fc_core *core, const char *name)
+{
+	size_t i;
+
+	for (i = 0; core->cc.load != NULL && core->cc.load[i] != NULL; i++)
+		if (strcmp(core->cc.load[i], name) == 0)
+			return true;
+	return false;
+}
+
 static void
 conf_load_modules(struct fc_conf_ctx *cx, const struct fc_conf_node *root)
 {
 	struct fc_core *core = cx->core;
-	const struct fc_conf_node *n, *load_node = NULL;
 	char **dirs;
 	const char *env = getenv("FACTEUR_MODULE_PATH"), *err;
 	size_t ndirs = 0, i, k;
-
-	for (n = root; n != NULL; n = n->next)
-		if (strcmp(n->name, "load") == 0 && load_node == NULL)
-			load_node = n;
 
 	/* FACTEUR_MODULE_PATH (colon-separated) comes first: tests and
 	 * developers point it at a build tree */
@@ -710,11 +733,13 @@ conf_load_modules(struct fc_conf_ctx *cx, const struct fc_conf_node *root)
 
 		lm = fc_loader_load(name, dirs, &err);
 		if (lm == NULL) {
-			conf_report(cx, load_node, "module %s: %s", name, err);
+			conf_report(cx, conf_load_line(root, name),
+			    "module %s: %s", name, err);
 			continue;
 		}
 		if ((bad = conf_check_module_table(lm->mod)) != NULL) {
-			conf_report(cx, load_node, "module %s (%s): directive "
+			conf_report(cx, conf_load_line(root, name),
+			    "module %s (%s): directive "
 			    "%s is reserved by the core or incomplete",
 			    name, lm->path, bad);
 			continue;
@@ -925,8 +950,11 @@ conf_apply_tree(struct fc_conf_ctx *cx, const struct fc_conf_node *root)
 		    || strcmp(n->name, "load") == 0)
 			continue;
 		if (n->block) {
-			if (conf_module(core, n->name) != NULL)
-				continue;	/* below, after the top level */
+			/* loaded: applied below, after the top level; named
+			 * in load but not loaded: already reported */
+			if (conf_module(core, n->name) != NULL
+			    || conf_named_in_load(core, n->name))
+				continue;
 			conf_report(cx, n, "block %s names no loaded module "
 			    "(add it to load)", n->name);
 			continue;

@@ -508,8 +508,9 @@ master_reload(int *pending)
 	master_apply_log(core);
 	g = master_new_generation(core);
 	for (i = 0; i < g->nworkers; i++)
-		master_spawn(g, i);
-	if (master_wait_ready(g, pending) < 0) {
+		if (master_spawn(g, i) < 0)
+			break;
+	if (i < g->nworkers || master_wait_ready(g, pending) < 0) {
 		fc_log(FC_LOG_ERROR, "master: reload failed: new workers did "
 		    "not start; keeping the running configuration");
 		master_kill_generation(g);
@@ -747,9 +748,15 @@ fc_master_run(const char *conf_path, bool foreground)
 	    master_iptable_slots(core, g->nworkers)) < 0)
 		return master_fail(&report_fd, "cannot map the per-IP table");
 	if (strcmp(core->cc.pid_file, "none") != 0 && core->cc.pid_file[0]) {
-		if (master_write_pid_file(core->cc.pid_file) < 0)
+		/* relative to the config file: the daemon runs in / */
+		pid_file = fc_strdup(core->cc.pid_file[0] == '/' ?
+		    core->cc.pid_file : fc_arena_printf(core->arena, "%s/%s",
+		    core->conf_dir, core->cc.pid_file));
+		if (master_write_pid_file(pid_file) < 0) {
+			free(pid_file);
+			pid_file = NULL;
 			return master_fail(&report_fd, NULL);
-		pid_file = fc_strdup(core->cc.pid_file);
+		}
 	}
 
 	/* the workers drop privileges themselves (worker.c) */

@@ -487,11 +487,17 @@ session_apply(struct fc_session *s, enum fc_next next)
 	}
 }
 
-/* Runs a handler's result through resume-while-busy bookkeeping. */
+/*
+ * After a handler returns (its input already drained): start TLS if it
+ * asked for it, then apply its result, or the resume it asked for while
+ * it was running.
+ */
 static void
 session_handled(struct fc_session *s, enum fc_next next)
 {
 	s->busy = false;
+	if (s->starttls_pending)
+		session_start_tls(s);
 	if (next == FC_NEXT_WAIT && s->resumed)
 		next = s->resume_next;
 	s->resumed = false;
@@ -638,8 +644,6 @@ session_input_line(struct fc_session *s, struct evbuffer *in)
 	s->busy = true;
 	next = s->svc->ops->line(s, line, len);
 	evbuffer_drain(in, drain);
-	if (s->starttls_pending)
-		session_start_tls(s);
 	session_handled(s, next);
 	return true;
 }
