@@ -63,11 +63,14 @@ def facteurd(request, test_dir, password_hash):
     """Factory: facteurd(settings=..., echo=..., ...) -> a started
     Facteurd. Keyword arguments go to harness.build_config(); also
     users= (name -> password hash, default alice), start=False to only
-    write the config, env= extra environment."""
+    write the config, env= extra environment, text= a whole config
+    instead (with port= its port), binary= another facteurd,
+    module_path=False to run without FACTEUR_MODULE_PATH."""
     servers = []
 
     def start(settings=None, echo="", users=None, start=True, env=None,
-              port=None, directory=None, **kw):
+              port=None, directory=None, text=None, binary=harness.FACTEURD,
+              module_path=True, **kw):
         directory = directory or test_dir
         port = port or free_port()
         if users is None:
@@ -78,9 +81,11 @@ def facteurd(request, test_dir, password_hash):
                 for name, h in users.items():
                     f.write("%s:%s\n" % (name, h))
             os.chmod(passwd, 0o644)
-        text = build_config(directory, port, settings=settings, echo=echo,
-                            **kw)
-        srv = Facteurd(directory, text, port=port, env=env)
+        if text is None:
+            text = build_config(directory, port, settings=settings,
+                                echo=echo, **kw)
+        srv = Facteurd(directory, text, port=port, env=env,
+                       module_path=module_path, binary=binary)
         servers.append(srv)
         if start:
             srv.start()

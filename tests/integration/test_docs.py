@@ -1,0 +1,70 @@
+"""The directive reference and the example config in docs/ are
+generated from the directive tables (`make docs`); these tests fail when
+a table changed and the committed copies were not regenerated."""
+
+import difflib
+import os
+
+import harness
+from harness import facteurd_env, run_facteurd
+
+MODULES = ["echo", "passwd-file"]
+
+
+def generated(fmt):
+    # defaults under the configured folders are written generically,
+    # so the committed files do not depend on one build's prefix
+    env = facteurd_env({"FACTEUR_DOC_PATHS": "generic"})
+    r = run_facteurd(["--directives=" + fmt] + MODULES, env=env)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def committed(name):
+    path = os.path.join(harness.SRCDIR, "docs", name)
+    assert os.path.exists(path), "%s is missing: run `make docs`" % path
+    with open(path) as f:
+        return f.read()
+
+
+def same(want, got, name):
+    diff = "".join(difflib.unified_diff(
+        want.splitlines(True), got.splitlines(True),
+        "docs/" + name, "facteurd --directives"))
+    assert got == want, "docs/%s is out of date (run `make docs`):\n%s" % (
+        name, diff[:4000])
+
+
+def test_directives_markdown_is_current():
+    """docs/directives.md equals `facteurd --directives=markdown echo
+    passwd-file`."""
+    same(committed("directives.md"), generated("markdown"), "directives.md")
+
+
+def test_example_config_is_current():
+    """docs/facteurd.conf.example equals `facteurd --directives=conf echo
+    passwd-file`."""
+    same(committed("facteurd.conf.example"), generated("conf"),
+         "facteurd.conf.example")
+
+
+def test_every_directive_documented():
+    """Every directive named in the reference has a help line in the
+    example config, and both name the core's per-listener settings."""
+    md = generated("markdown")
+    conf = generated("conf")
+    names = [line.split("`")[1] for line in md.splitlines()
+             if line.startswith("| `")]
+    assert len(names) > 30
+    for name in ("listen", "max_connections_per_ip", "tls_certificate",
+                 "idle_timeout", "greeting", "max_body", "path"):
+        assert name in names
+    for name in names:
+        assert "# %s" % name in conf, name
+
+
+def test_directives_bad_format():
+    """--directives with an unknown format is an error."""
+    r = run_facteurd(["--directives=html", "echo"])
+    assert r.returncode == 1
+    assert "markdown or conf" in r.stderr
