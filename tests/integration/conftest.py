@@ -32,6 +32,18 @@ def pytest_runtest_makereport(item, call):
     setattr(item, "rep_" + rep.when, rep)
 
 
+@pytest.fixture(autouse=True)
+def no_sanitizer_reports_from_short_runs():
+    """facteurd runs that end by themselves (-t, failed start-ups) must
+    not report memory errors or leaks either."""
+    del harness.short_run_reports[:]
+    yield
+    if harness.short_run_reports:
+        reports = "\n".join(harness.short_run_reports)
+        del harness.short_run_reports[:]
+        pytest.fail("sanitizer report or panic:\n" + reports, pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def password_hash():
     """The yescrypt hash of PASSWORD (hashing is slow: once per run)."""

@@ -92,12 +92,23 @@ def facteurd_env(extra=None, module_path=True):
     return env
 
 
-def run_facteurd(args, env=None, timeout=60):
+# Sanitizer reports and panics seen in the output of run_facteurd();
+# conftest.py fails the test that caused them.
+short_run_reports = []
+
+
+def run_facteurd(args, env=None, timeout=60, binary=None):
     """Runs facteurd to completion (-t, --directives, a start-up that
     must fail) and returns the CompletedProcess with text output."""
-    return subprocess.run([FACTEURD] + list(args), capture_output=True,
-                          text=True, timeout=timeout,
-                          env=env if env is not None else facteurd_env())
+    r = subprocess.run([binary or FACTEURD] + list(args),
+                       capture_output=True, text=True, timeout=timeout,
+                       env=env if env is not None else facteurd_env())
+    bad = [l for l in (r.stdout + r.stderr).splitlines()
+           if any(m in l for m in BAD_LOG_MARKERS)]
+    if bad:
+        short_run_reports.append("facteurd %s:\n%s\n%s" % (
+            " ".join(args), "\n".join(bad[:20]), r.stderr[-6000:]))
+    return r
 
 
 def error_lines(text):

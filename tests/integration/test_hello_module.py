@@ -9,7 +9,7 @@ import shutil
 import subprocess
 
 import harness
-from harness import Client, free_port
+from harness import Client, free_port, run_facteurd
 
 HELLO_SRC = os.path.join(harness.SRCDIR, "tests", "modules", "hello")
 HELLO_FILES = ["configure.ac", "Makefile.am", "hello.c", "README"]
@@ -116,8 +116,8 @@ def test_out_of_tree_module(facteurd, test_dir):
     ])
     srv = facteurd(text=conf, port=port, binary=facteurd_bin,
                    module_path=False, start=False)
-    r = subprocess.run([facteurd_bin, "-t", "-c", srv.conf_path], env=env,
-                       capture_output=True, text=True, timeout=30)
+    r = run_facteurd(["-t", "-c", srv.conf_path], env=env,
+                     binary=facteurd_bin)
     assert r.returncode == 0, r.stderr
     assert re.search(r"^module hello 1\.0 \(protocol, ABI \d+\.\d+, "
                      r"1 directive\) %s$" % re.escape(so), r.stdout, re.M), \

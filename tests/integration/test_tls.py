@@ -149,6 +149,7 @@ def test_tls12_works_by_default(tls_server):
         assert "GCM" in answer or "CHACHA20" in answer, answer
 
 
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1 is deprecated")
 def test_tls11_refused(tls_server):
     """A client that offers at most TLS 1.1 is refused, on the implicit
     listener and through STARTTLS, and the server logs why."""
