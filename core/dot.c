@@ -67,7 +67,9 @@ dot_byte(struct fc_dot_decoder *d, char c, char *out, size_t *o)
 	}
 	switch (c) {
 	case '\r':
+		/* the line has begun: a "." after it is content */
 		d->cr_pending = true;
+		d->state = DOT_LINE;
 		return;
 	case '\n':
 		dot_line_end(d, false, out, o);

@@ -78,6 +78,9 @@ log_clean(const char *in, size_t len, char *out, size_t outsize)
 	return o;
 }
 
+static void log_emit(enum fc_log_level level, const char *prefix,
+    const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+
 static void
 log_emit(enum fc_log_level level, const char *prefix, const char *fmt,
     va_list ap)

@@ -168,13 +168,17 @@ passwd_file_line(struct passwd_file_table *t, char *line,
 		e->name = lower;
 	}
 	p = field[1];
-	if (strncmp(p, "{CRYPT}", 7) == 0)
-		p += 7;
-	if (strncmp(p, "{PLAIN}", 7) == 0 && !allow_plaintext)
-		return "{PLAIN} passwords need allow_plaintext_passwords yes";
-	if (p[0] == '{' && strncmp(p, "{PLAIN}", 7) != 0)
-		return "unknown password scheme (use a crypt(3) hash, "
-		    "{CRYPT}hash or {PLAIN}password)";
+	if (strncmp(p, "{PLAIN}", 7) == 0) {
+		if (!allow_plaintext)
+			return "{PLAIN} passwords need "
+			    "allow_plaintext_passwords yes";
+	} else {
+		if (strncmp(p, "{CRYPT}", 7) == 0)
+			p += 7;
+		if (p[0] == '{')
+			return "unknown password scheme (use a crypt(3) hash, "
+			    "{CRYPT}hash or {PLAIN}password)";
+	}
 	e->hash = fc_arena_strdup(t->arena, p);
 	if (field[5] != NULL && field[5][0] != '\0') {
 		if (field[5][0] != '/')

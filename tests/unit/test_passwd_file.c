@@ -52,8 +52,14 @@ static const struct {
 	  "users:2: user alice appears twice" },
 	{ "{PLAIN} not allowed", "alice:h\nbob:{PLAIN}secret\n", false, 0,
 	  "users:2: {PLAIN} passwords need allow_plaintext_passwords yes" },
-	{ "{CRYPT}{PLAIN} not allowed", "bob:{CRYPT}{PLAIN}secret\n", false,
-	  0, "users:1: {PLAIN} passwords need allow_plaintext_passwords yes" },
+	/* {CRYPT} promises a crypt(3) hash: a plaintext one inside is
+	 * refused whether or not plaintext passwords are allowed */
+	{ "{CRYPT}{PLAIN} refused", "bob:{CRYPT}{PLAIN}secret\n", false,
+	  0, "users:1: unknown password scheme (use a crypt(3) hash, "
+	  "{CRYPT}hash or {PLAIN}password)" },
+	{ "{CRYPT}{PLAIN} refused when allowed", "bob:{CRYPT}{PLAIN}secret\n",
+	  true, 0, "users:1: unknown password scheme (use a crypt(3) hash, "
+	  "{CRYPT}hash or {PLAIN}password)" },
 	{ "unknown scheme", "alice:{MD5}abc\n", false, 0,
 	  "users:1: unknown password scheme (use a crypt(3) hash, "
 	  "{CRYPT}hash or {PLAIN}password)" },
