@@ -127,9 +127,10 @@ def proc_children(pid):
                 stat = f.read()
         except OSError:
             continue
-        # the command name is in parentheses and may hold spaces
+        # the command name is in parentheses and may hold spaces;
+        # zombies (exited, not yet reaped) do not count
         fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[1]) == pid:
+        if int(fields[1]) == pid and fields[0] != "Z":
             kids.append(int(entry))
     return sorted(kids)
 

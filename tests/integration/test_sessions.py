@@ -4,6 +4,7 @@ exact-byte and dot-terminated input modes."""
 
 import os
 import re
+import select
 import socket
 import threading
 import time
@@ -238,14 +239,12 @@ def test_drip_feeding_client_times_out(facteurd):
         closed_at = None
         payload = b"ECHO this line never ends because it is dripped"
         for i, b in enumerate(payload):
-            try:
-                drip.send(bytes([b]))
-            except OSError:
+            # anything from the server (its farewell, the close) ends
+            # the drip; sending after it would reset the connection
+            if select.select([drip.sock], [], [], 0)[0]:
                 closed_at = time.monotonic() - t0
                 break
-            if drip.is_closed():
-                closed_at = time.monotonic() - t0
-                break
+            drip.send(bytes([b]))
             t1 = time.monotonic()
             assert other.cmd("ECHO %d" % i) == "OK %d" % i
             latencies.append(time.monotonic() - t1)
@@ -308,6 +307,60 @@ def test_big_output_with_slow_reader(facteurd):
     c.close()
     assert peak - before < 8 * 1024, \
         "worker RSS grew from %d kB to %d kB during BIG" % (before, peak)
+
+
+def test_unread_answers_memory_bounded(facteurd):
+    """A client that pipelines 60 MB of commands and never reads the
+    answers does not make the worker buffer them all: the server stops
+    reading from it once its output backs up, so the worker's RSS stays
+    bounded, and the answers it did produce are intact."""
+    srv = facteurd(env=SMALL_QUARANTINE)
+    worker = only_worker(srv)
+    c = srv.client(timeout=30)
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    c.greeting()
+    line = b"ECHO " + b"p" * 95 + b"\r\n"
+    blob = line * 10000
+    sent = []
+
+    def pump():
+        try:
+            for _ in range(60):
+                c.sock.sendall(blob)
+                sent.append(len(blob))
+        except OSError:
+            pass
+    before = rss_kb(worker)
+    peak = before
+    t = threading.Thread(target=pump, daemon=True)
+    t.start()
+    try:
+        for _ in range(20):
+            time.sleep(0.2)
+            peak = max(peak, rss_kb(worker))
+        for i in range(1000):
+            assert c.readline() == "OK " + "p" * 95
+    finally:
+        c.sock.shutdown(socket.SHUT_RDWR)
+        c.close()
+        t.join(10)
+    assert peak - before < 16 * 1024, \
+        "worker RSS grew by %d kB with %d MB of commands sent and no " \
+        "answer read" % (peak - before, sum(sent) >> 20)
+
+
+def test_client_not_reading_is_cut_off(facteurd):
+    """A client that asks for a long answer and stops reading is cut off
+    once no output could be written for idle_timeout."""
+    srv = facteurd(echo="idle_timeout 1s;")
+    with srv.client() as c:
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+        c.greeting()
+        t0 = time.monotonic()
+        c.send("BIG 1000000\r\n")
+        srv.wait_log(r"event=disconnect reason=\"write timeout\"",
+                     timeout=10)
+        assert time.monotonic() - t0 < 5
 
 
 def test_big_output_pipelined(server):
@@ -469,6 +522,25 @@ def test_data_end_marker_needs_crlf(server):
         assert c.cmd("ECHO after") == "OK after"
     answers = Answers()
     answers.check(answer, data_answer(stored, bare_lf=2))
+    answers.finish()
+
+
+def test_data_bare_cr_before_dot_is_content(server):
+    """A line made of a bare CR and a dot ("\\r." CRLF) is content, not
+    the end marker: the body goes on to the real CRLF.CRLF, and the
+    command after it is served as a command."""
+    body = b"a\r\n\r.\r\nECHO smuggled\r\n.\r\n"
+    stored = b"a\r\n\r.\r\nECHO smuggled\r\n"
+    with server.client() as c:
+        c.greeting()
+        assert c.cmd("DATA") == "+ go ahead, end with ."
+        c.send(body + b"ECHO real\r\n")
+        answer = c.readline()
+        assert not answer.startswith("OK smuggled"), answer
+        following = c.readline()
+    answers = Answers()
+    answers.check(answer, data_answer(stored, bare_cr=1))
+    assert following == "OK real"
     answers.finish()
 
 
