@@ -144,6 +144,11 @@ def proc_status(pid, key):
     raise KeyError(key)
 
 
+def open_fds(pid):
+    """How many file descriptors a process has open."""
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
 def rss_kb(pid):
     return int(proc_status(pid, "VmRSS").split()[0])
 

@@ -152,6 +152,30 @@ def test_reload_keeps_sessions(facteurd):
     assert len(srv.wait_workers(2)) == 2
 
 
+def test_reload_drain_timeout(facteurd):
+    """After a reload, a session left on an old worker is closed once
+    reload_drain_timeout passes, and the old worker exits."""
+    srv = facteurd(settings={"reload_drain_timeout": "1s"})
+    old = srv.wait_workers(1)[0]
+    with srv.client() as a:
+        a.greeting()
+        srv.signal(signal.SIGHUP)
+        srv.wait_log(r"master: reloaded \(generation 2, ")
+        assert a.cmd("ECHO still") == "OK still"
+        t0 = time.monotonic()
+        a.expect_closed(timeout=5)
+        assert time.monotonic() - t0 < 3
+    wait_for(lambda: not pid_alive(old), 5, what="the old worker to exit")
+
+
+def test_workers_auto(facteurd):
+    """workers auto (the default) starts one worker per CPU core."""
+    srv = facteurd(settings={"workers": None})
+    n = min(max(os.sysconf("SC_NPROCESSORS_ONLN"), 1), 64)
+    srv.wait_workers(n)
+    assert srv.log().count("started, %d worker" % n) == 1
+
+
 def test_reload_with_broken_config(facteurd):
     """SIGHUP with a broken config logs the error with file:line, keeps
     the running config and workers; a later good config is taken."""

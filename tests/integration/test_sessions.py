@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from harness import ConnectionClosed, fnv1a64, rss_kb, wait_for
+from harness import ConnectionClosed, fnv1a64, open_fds, rss_kb, wait_for
 
 # Under AddressSanitizer freed memory sits in a quarantine (256 MB by
 # default) before it is reused, which would make RSS follow the bytes
@@ -140,6 +140,23 @@ def test_line_at_the_limit(facteurd):
         assert c.cmd("ECHO " + text) == "OK " + text
         assert c.cmd("ECHO " + text + "z") == "BAD line too long"
         assert c.cmd("ECHO ok") == "OK ok"
+
+
+def test_client_cannot_forge_log_lines(server):
+    """Control characters a client sends (here in a user name) reach the
+    log escaped: no CR, LF or escape sequence from the client appears in
+    it raw."""
+    with server.client() as c:
+        c.greeting()
+        c.send(b"LOGIN ev\ril\x1b[2Jfacteurd[1]:\x08error:\x7f wrong\r\n")
+        assert c.readline() == "NO [AUTH] authentication failed"
+    server.wait_log(r"event=auth result=fail")
+    with open(server.log_path, "rb") as f:
+        raw = f.read()
+    assert b"\r" not in raw and b"\x1b" not in raw and b"\x08" not in raw
+    assert b"\x7f" not in raw
+    lines = [l for l in raw.split(b"\n") if b"event=auth" in l]
+    assert len(lines) == 1 and b"ev\\x0dil\\x1b[2J" in lines[0], lines
 
 
 def test_nul_in_line(server):
@@ -590,17 +607,23 @@ def test_disconnect_mid_data(server):
     """A client that vanishes in the middle of a body leaves the worker
     running and serving others."""
     worker = only_worker(server)
-    for _ in range(3):
+    server.wait_log(r"event=disconnect")       # the start-up probe's
+    fds = open_fds(worker)
+    for i in range(3):
         c = server.client()
         c.greeting()
-        assert c.cmd("DATA") == "+ go ahead, end with ."
+        assert c.cmd("DATA" if i < 2 else "LITERAL 100000") in (
+            "+ go ahead, end with .", "+ go ahead")
         c.send(b"partial body\r\n" * 1000 + b"no end")
         c.close()
-    server.wait_log(r"event=disconnect", count=3)
+    server.wait_log(r"event=disconnect", count=4)
     with server.client() as c:
         c.greeting()
         assert c.cmd("ECHO alive") == "OK alive"
     assert only_worker(server) == worker
+    server.wait_log(r"event=disconnect", count=5)
+    # no spool file or socket left open behind
+    assert open_fds(worker) == fds
 
 
 # ---------------------------------------------------------------------
