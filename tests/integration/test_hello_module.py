@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import warnings
 
 import harness
 from harness import Client, free_port, run_facteurd
@@ -61,8 +62,12 @@ def test_out_of_tree_module(facteurd, test_dir):
     with the module, loads it and serves its greeting, echo and QUIT."""
     env = clean_env()
     root = os.path.join(test_dir, "root")
+    built = os.stat(harness.FACTEURD).st_mtime
     run(["make", "-s", "-C", harness.BUILDDIR, "install", "DESTDIR=" + root],
         cwd=test_dir, env=env)
+    if os.stat(harness.FACTEURD).st_mtime != built:
+        warnings.warn("make install rebuilt facteurd: the sources changed "
+                      "while the suite ran")
     dirs = installed_dirs(harness.BUILDDIR)
     staged = lambda d: root + d
     facteurd_bin = staged(os.path.join(dirs["sbindir"], "facteurd"))
