@@ -115,7 +115,7 @@ uint64_t
 fc_iptable_key(const struct sockaddr *sa, const char *name)
 {
 	const unsigned char *p = NULL;
-	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+	uint64_t h = 14695981039346656037ULL;	/* FNV-1a */
 	size_t n = 0, i;
 
 	if (sa->sa_family == AF_INET) {

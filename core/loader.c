@@ -92,9 +92,11 @@ loader_check_owner(const char *path)
 	if (stat(path, &st) < 0)
 		return NULL;	/* reported when it is opened */
 	if (st.st_uid != 0)
-		return loader_fail("%s is not owned by root", path);
+		return loader_fail("refusing to load: %s is not owned by root",
+		    path);
 	if (st.st_mode & (S_IWGRP | S_IWOTH))
-		return loader_fail("%s is writable by group or others", path);
+		return loader_fail("refusing to load: %s is writable by group "
+		    "or others", path);
 	return NULL;
 }
 
@@ -254,7 +256,7 @@ fc_loader_load(const char *name, char *const *dirs, const char **error_r)
 		return NULL;
 	}
 	if ((err = loader_check_file_and_dir(so)) != NULL) {
-		*error_r = loader_fail("refusing to load: %s", err);
+		*error_r = err;
 		return NULL;
 	}
 

@@ -113,6 +113,7 @@ struct fc_session {
 	bool stopping;			/* the worker is shutting down */
 	bool ended;			/* ops->end has run */
 	bool starttls_pending;		/* switch after the current line */
+	bool output_blocked;		/* READY, but the output is full */
 
 	uint64_t iptable_key;
 	bool iptable_tracked;
@@ -137,6 +138,7 @@ static void session_writecb(struct bufferevent *bev, void *arg);
 static void session_eventcb(struct bufferevent *bev, short what, void *arg);
 static void session_start_tls(struct fc_session *s);
 static void session_begin_close(struct fc_session *s);
+static void session_watch_output(struct fc_session *s);
 
 uint64_t
 fc_now_ms(void)
@@ -328,6 +330,9 @@ fc_session_accept(struct fc_service *svc, struct fc_listen *l, int fd,
 			high = svc->sc.max_line_length + 4096;
 		bufferevent_setwatermark(s->bev, EV_READ, 0, high);
 	}
+	/* under a TLS filter, the high mark also bounds the encrypted
+	 * bytes waiting below it */
+	bufferevent_setwatermark(s->bev, EV_WRITE, OUTPUT_LOW, OUTPUT_HIGH);
 	{
 		struct timeval wt = session_tv(s->idle_timeout);
 
@@ -445,7 +450,7 @@ session_begin_close(struct fc_session *s)
 	s->state = ST_CLOSING;
 	bufferevent_disable(s->bev, EV_READ);
 	bufferevent_setcb(s->bev, NULL, session_writecb, session_eventcb, s);
-	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
+	bufferevent_setwatermark(s->bev, EV_WRITE, 0, OUTPUT_HIGH);
 	s->finish = event_new(fc_worker_base(), -1, 0, session_finish_cb, s);
 	if (under != NULL)
 		s->under_cb = evbuffer_add_cb(bufferevent_get_output(under),
@@ -453,6 +458,19 @@ session_begin_close(struct fc_session *s)
 	/* a client that does not read gets a short grace */
 	session_deadline_start(s, FAREWELL_TIMEOUT_MS);
 	event_active(s->finish, EV_TIMEOUT, 0);
+}
+
+/*
+ * Asks for session_writecb() once the output is down to OUTPUT_LOW
+ * (at once, from the loop, if it already is).
+ */
+static void
+session_watch_output(struct fc_session *s)
+{
+	bufferevent_setcb(s->bev, session_readcb, session_writecb,
+	    session_eventcb, s);
+	bufferevent_setwatermark(s->bev, EV_WRITE, OUTPUT_LOW, OUTPUT_HIGH);
+	bufferevent_trigger(s->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
 }
 
 /* ------------------------------------------------------------------ */
@@ -465,7 +483,9 @@ session_apply(struct fc_session *s, enum fc_next next)
 		return;
 	switch (next) {
 	case FC_NEXT_CONTINUE:
+		/* the client has idle_timeout to send the next command */
 		s->state = ST_READY;
+		session_deadline_start(s, s->idle_timeout);
 		break;
 	case FC_NEXT_WAIT:
 		s->state = ST_WAIT;
@@ -474,11 +494,7 @@ session_apply(struct fc_session *s, enum fc_next next)
 	case FC_NEXT_MORE:
 		s->state = ST_MORE;
 		session_deadline_stop(s);
-		bufferevent_setcb(s->bev, session_readcb, session_writecb,
-		    session_eventcb, s);
-		bufferevent_setwatermark(s->bev, EV_WRITE, OUTPUT_LOW, 0);
-		/* already below the mark: come back from the loop */
-		bufferevent_trigger(s->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
+		session_watch_output(s);
 		break;
 	case FC_NEXT_CLOSE:
 	default:
@@ -640,7 +656,6 @@ session_input_line(struct fc_session *s, struct evbuffer *in)
 	case FC_LINE_OK:
 		break;
 	}
-	session_deadline_start(s, s->idle_timeout);
 	s->busy = true;
 	next = s->svc->ops->line(s, line, len);
 	evbuffer_drain(in, drain);
@@ -677,6 +692,14 @@ session_process(struct fc_session *s)
 		if (++rounds > LINES_PER_ROUND) {
 			bufferevent_trigger(s->bev, EV_READ,
 			    BEV_TRIG_DEFER_CALLBACKS | BEV_TRIG_IGNORE_WATERMARKS);
+			return;
+		}
+		/* a client that sends commands but does not read the
+		 * answers: serve nothing more until they go out (its input
+		 * then fills up to max_input_buffer and reading stops) */
+		if (fc_session_output_full(s)) {
+			s->output_blocked = true;
+			session_watch_output(s);
 			return;
 		}
 		switch (s->mode) {
@@ -720,17 +743,22 @@ session_writecb(struct bufferevent *bev, void *arg)
 			session_free(s, s->eof ? "client closed" : "closed");
 		return;
 	}
-	if (s->state != ST_MORE)
-		return;
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) > OUTPUT_LOW)
+		return;
+	if (s->state == ST_READY && s->output_blocked) {
+		s->output_blocked = false;
+		bufferevent_setcb(s->bev, session_readcb, NULL,
+		    session_eventcb, s);
+		session_process(s);
+		return;
+	}
+	if (s->state != ST_MORE)
 		return;
 	bufferevent_setcb(s->bev, session_readcb, NULL, session_eventcb, s);
 	s->busy = true;
 	session_handled(s, s->svc->ops->drained(s));
-	if (s->state == ST_READY) {
-		session_deadline_start(s, s->idle_timeout);
+	if (s->state == ST_READY)
 		session_process(s);
-	}
 }
 
 static void
@@ -748,6 +776,12 @@ session_eventcb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_EOF) {
+		/* over TLS nothing more can be written once the client has
+		 * closed (libevent's TLS layer stops both directions) */
+		if (s->ssl != NULL) {
+			session_free(s, "client closed");
+			return;
+		}
 		s->eof = true;
 		bufferevent_disable(s->bev, EV_READ);
 		if (s->state == ST_READY)
@@ -824,10 +858,8 @@ fc_session_resume(struct fc_session *s, enum fc_next next)
 	if (s->state != ST_WAIT)
 		return;
 	session_apply(s, next);
-	if (s->state == ST_READY) {
-		session_deadline_start(s, s->idle_timeout);
+	if (s->state == ST_READY)
 		session_process(s);
-	}
 }
 
 void
@@ -940,6 +972,8 @@ session_start_tls(struct fc_session *s)
 		if (high < s->svc->sc.max_line_length + 4096)
 			high = s->svc->sc.max_line_length + 4096;
 		bufferevent_setwatermark(s->bev, EV_READ, 0, high);
+		bufferevent_setwatermark(s->bev, EV_WRITE, OUTPUT_LOW,
+		    OUTPUT_HIGH);
 		bufferevent_set_timeouts(s->bev, NULL, &wt);
 	}
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);

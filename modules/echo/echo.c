@@ -116,7 +116,7 @@ echo_spool_open(struct fc_session *s)
 static uint64_t
 echo_hash_file(int fd)
 {
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = 14695981039346656037ULL;
 	char buf[8192];
 	ssize_t n, i;
 

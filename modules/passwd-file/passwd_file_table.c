@@ -30,7 +30,7 @@ struct passwd_file_table {
 static uint64_t
 passwd_file_hash(const char *s)
 {
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = 14695981039346656037ULL;
 
 	for (; *s != '\0'; s++)
 		h = (h ^ (unsigned char)tolower((unsigned char)*s)) *
