@@ -8,7 +8,6 @@ TCP sockets, files, signals and /proc. Nothing reaches into its memory.
 import base64
 import os
 import re
-import select
 import shutil
 import signal
 import socket
@@ -259,17 +258,6 @@ class Client:
         assert line.startswith("OK "), "greeting was %r" % line
         return line
 
-    def read_exact(self, n, timeout=None):
-        deadline = time.monotonic() + (timeout or self.timeout)
-        while len(self.buf) < n:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise socket.timeout("have %d of %d bytes"
-                                     % (len(self.buf), n))
-            self._fill(left)
-        data, self.buf = self.buf[:n], self.buf[n:]
-        return data
-
     def expect_closed(self, timeout=5.0):
         """Asserts the server closes the connection within timeout and
         sends nothing more; returns the lines read before the close."""
@@ -288,17 +276,6 @@ class Client:
                 return lines
             except socket.timeout:
                 continue
-
-    def is_closed(self):
-        """True when the server has closed (nothing is pending)."""
-        r, _, _ = select.select([self.sock], [], [], 0)
-        if not r:
-            return False
-        try:
-            data = self.sock.recv(65536, socket.MSG_PEEK)
-        except (ConnectionResetError, ssl.SSLError):
-            return True
-        return data == b""
 
     def starttls(self, context=None, send_command=True):
         """STARTTLS, then the TLS handshake on the same socket."""

@@ -80,9 +80,7 @@ def test_bad_values(test_dir, password_hash):
     assert re.search(r"%s:%d: core: max_connections: 0 is below the "
                      r"minimum 1" % (re.escape(path), n), err), err
     n = lines_of(text, "banana")[0]
-    assert re.search(r"%s:%d: echo: idle_timeout: .*banana|"
-                     r"%s:%d: echo: idle_timeout: " % (
-                         re.escape(path), n, re.escape(path), n), err), err
+    assert "%s:%d: echo: idle_timeout: " % (path, n) in err, err
     n = lines_of(text, "max_line_length 2M")[0]
     assert re.search(r"%s:%d: echo: max_line_length: 2M is above the "
                      r"maximum" % (re.escape(path), n), err), err

@@ -3,6 +3,7 @@ must stop `facteurd -t` and start-up with exit status 1 and one clear
 line that names the module's file and the reason."""
 
 import os
+import re
 import shutil
 import stat
 
@@ -57,7 +58,6 @@ def lines_naming(stderr, so):
 def test_refused_module(test_dir, name, mode):
     """A broken module stops -t and start-up with exit status 1 and
     exactly one error line naming the module's file and the reason."""
-    import re
     so = module_so(name)
     path = write_config(test_dir, config_loading(test_dir, name))
     args = ["-t", "-c", path] if mode == "check" else ["-f", "-c", path]

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from harness import (Client, ConnectionClosed, client_tls_context, free_port, tls_client,
-                     wait_for)
+from harness import (Client, ConnectionClosed, client_tls_context,
+                     free_port, tls_client, wait_for)
 
 
 def tls_settings(tls_files, extra=""):
@@ -210,7 +210,7 @@ def test_close_before_handshake_frees_slot(facteurd, tls_files):
             with tls_client(tls_port, timeout=2) as c:
                 c.greeting()
                 return True
-        except (OSError, ssl.SSLError, ConnectionClosed) as e:
+        except (OSError, ssl.SSLError, ConnectionClosed):
             return False
     wait_for(served, 15, interval=0.2, what="a TLS client to be served")
     took = time.monotonic() - t0
