@@ -4,6 +4,9 @@ it reports (file:line, exit status 1, every error at once)."""
 import os
 import re
 
+import pytest
+
+import harness
 from harness import (FACTEURD, build_config, error_lines, free_port,
                      run_facteurd)
 
@@ -207,3 +210,22 @@ def test_version_and_usage():
     assert r.returncode == 1
     assert "usage: facteurd" in r.stderr
     assert os.path.exists(FACTEURD)
+
+
+@pytest.mark.skipif(not harness.IS_ROOT,
+                    reason="the user directive matters only to root")
+@pytest.mark.parametrize("user, reason", [
+    ("root", "workers must not run as root"),
+    ("no-such-user-here", "names a user that does not exist"),
+])
+def test_bad_user_as_root(test_dir, password_hash, user, reason):
+    """Started as root, a user that does not exist, or root itself, is
+    refused by -t and at start-up."""
+    write(test_dir, "passwd", "alice:%s\n" % password_hash)
+    text = base_config(test_dir, settings={"user": user})
+    path, r = check(test_dir, text)
+    assert r.returncode == 1
+    assert reason in r.stderr, r.stderr
+    r = run_facteurd(["-f", "-c", path], timeout=30)
+    assert r.returncode == 1
+    assert reason in r.stderr, r.stderr
