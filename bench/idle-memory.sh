@@ -164,10 +164,27 @@ fi
 
 fversion="$("$FACTEURD" -V 2>&1 | head -1)"
 dversion="$( [ "$SKIP_DOVECOT" = 1 ] || dovecot --version)"
-"$BENCH_PY" - "$RESULTS" "$fversion" "$dversion" "$(nproc)" <<'PYEOF'
-import json, sys, time
+"$BENCH_PY" - "$RESULTS" "$fversion" "$dversion" "$(nproc)" \
+    "$F/plain.log" "$F/tls.log" <<'PYEOF'
+import collections, json, re, sys, time
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 fversion, dversion, ncpu = sys.argv[2], sys.argv[3], sys.argv[4]
+logs = {"facteur plain": sys.argv[5], "facteur TLS": sys.argv[6]}
+
+
+def split(label):
+    """Connections accepted by each worker (warm-up included), from the log."""
+    count = collections.Counter()
+    try:
+        for line in open(logs[label], errors="replace"):
+            m = re.search(r"facteurd\[(\d+)\]: \w+: \S+ session=\S+ event=connect ",
+                          line)
+            if m:
+                count[m.group(1)] += 1
+    except (KeyError, OSError):
+        pass
+    return ", ".join("%s: %d" % kv for kv in sorted(count.items()))
+
 print()
 print("Idle connections, PSS of the whole server per connection (%s, %s CPUs)"
       % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), ncpu))
@@ -188,8 +205,10 @@ for r in rows:
             r["errors"], r["conns_alive"], r["conns_wanted"],
             r["first_errors"][:1]))
     if r.get("per_proc_after") and r["label"].startswith("facteur"):
-        print("    after, per process (KiB): %s" % ", ".join(
-            "%d=%d" % (p["pid"], p["pss_kib"]) for p in r["per_proc_after"]))
+        print("    PSS after, per process (KiB): %s" % ", ".join(
+            "%d: %d" % (p["pid"], p["pss_kib"]) for p in r["per_proc_after"]))
+        if split(r["label"]):
+            print("    connections accepted, per worker: %s" % split(r["label"]))
 print()
 fp = by.get("facteur plain")
 if fp:
