@@ -330,6 +330,30 @@ def test_second_instance_refused(facteurd, test_dir):
         c.greeting()
 
 
+def test_port_in_use(test_dir):
+    """A listen address another program holds stops start-up with the
+    config line, the address and the reason, and exit status 1."""
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    port = busy.getsockname()[1]
+    try:
+        text = build_config(test_dir, port, settings={"auth": "none"},
+                            load=["echo"])
+        path = os.path.join(test_dir, "facteurd.conf")
+        with open(path, "w") as f:
+            f.write(text)
+        r = run_facteurd(["-f", "-c", path], timeout=30)
+    finally:
+        busy.close()
+    line = [i + 1 for i, l in enumerate(text.splitlines())
+            if "listen 127.0.0.1:%d" % port in l][0]
+    assert r.returncode == 1
+    assert "%s:%d: echo: cannot listen on 127.0.0.1:%d: Address already " \
+        "in use" % (path, line, port) in r.stderr, r.stderr
+    assert not os.path.exists(os.path.join(test_dir, "facteurd.pid"))
+
+
 def test_stale_pid_file_is_replaced(facteurd, test_dir):
     """A pid file left by a dead facteurd does not stop a start."""
     with open(os.path.join(test_dir, "facteurd.pid"), "w") as f:
