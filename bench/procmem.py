@@ -87,6 +87,7 @@ def tree_mem(root):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
+    if len(sys.argv) != 2 or not sys.argv[1].isdigit():
+        print(__doc__)
+        sys.exit(0 if sys.argv[1:] in (["-h"], ["--help"]) else 2)
     print(json.dumps(tree_mem(int(sys.argv[1]))))
