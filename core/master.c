@@ -56,6 +56,7 @@ struct generation;
 
 struct worker {
 	pid_t pid;			/* 0: slot free */
+	bool used;			/* its per-IP table needs clearing */
 	struct generation *gen;
 	unsigned int index;		/* within the generation */
 	bool ready;
@@ -212,7 +213,11 @@ master_spawn(struct generation *g, unsigned int index)
 		    "generations still draining)");
 		return -1;
 	}
-	fc_iptable_clear(slot);
+	/* a fresh mapping is zero already: clearing it would only make
+	 * the master touch, and pay for, every page */
+	if (workers[slot].used)
+		fc_iptable_clear(slot);
+	workers[slot].used = true;
 	pid = fork();
 	if (pid < 0) {
 		fc_log(FC_LOG_ERROR, "master: fork: %s", strerror(errno));
@@ -562,7 +567,9 @@ static void
 master_raise_nofile(struct fc_core *core)
 {
 	struct rlimit rl;
-	rlim_t want = (rlim_t)core->cc.max_connections * 2 + 256;
+	/* one worker may end up holding every connection, plus a few
+	 * files of its own (spool files, logs, module files) */
+	rlim_t want = (rlim_t)core->cc.max_connections + 256;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return;

@@ -276,7 +276,9 @@ fc_session_accept(struct fc_service *svc, struct fc_listen *l, int fd,
 		return;
 	}
 
-	a = fc_arena_new("session", 1024);
+	/* the session lives in its own arena's first block, with room
+	 * for a module's small state: one allocation per idle client */
+	a = fc_arena_new("session", sizeof(*s) + 256);
 	s = fc_arena_alloc(a, sizeof(*s));
 	s->arena = a;
 	s->svc = svc;

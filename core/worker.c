@@ -18,14 +18,15 @@
 #include "config.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include <event2/event.h>
-#include <event2/listener.h>
 
 #include <facteur/arena.h>
 #include <facteur/log.h>
@@ -38,11 +39,22 @@ enum {
 
 static struct event_base *worker_base;
 static struct fc_core *worker_core;
-static struct evconnlistener **worker_listeners;
+struct worker_listener {
+	struct fc_listen *l;
+	struct event *ev;		/* readable: connections to accept */
+	struct event *pause;		/* after an accept error */
+};
+
+#define ACCEPT_BATCH		8
+#define TRIM_INTERVAL_S		60
+#define TRIM_AFTER_CLOSED	1000	/* sessions closed since last time */
+
+static struct worker_listener *worker_listeners;
 static size_t worker_nlisteners;
 static bool worker_stop_requested;
 static bool worker_draining;
 static struct event *worker_final_timer;
+static unsigned long worker_closed;	/* sessions, since start */
 
 struct event_base *
 fc_worker_base(void)
@@ -56,22 +68,29 @@ fc_worker_stopping(void)
 	return worker_stop_requested || worker_draining;
 }
 
+/* Our copies of the listening sockets: the other workers keep theirs. */
 static void
 worker_close_listeners(void)
 {
 	size_t i;
 
 	for (i = 0; i < worker_nlisteners; i++) {
-		if (worker_listeners[i] != NULL) {
-			evconnlistener_free(worker_listeners[i]);
-			worker_listeners[i] = NULL;
-		}
+		struct worker_listener *wl = &worker_listeners[i];
+
+		if (wl->ev == NULL)
+			continue;
+		event_free(wl->ev);
+		event_free(wl->pause);
+		wl->ev = NULL;
+		wl->pause = NULL;
+		close(wl->l->fd);
 	}
 }
 
 void
 fc_worker_session_closed(void)
 {
+	worker_closed++;
 	if (fc_worker_stopping() && fc_sessions_count() == 0)
 		event_base_loopexit(worker_base, NULL);
 }
@@ -146,40 +165,61 @@ worker_master_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * Accepts at most ACCEPT_BATCH connections per wake-up. Every worker is
+ * woken for a shared listening socket; taking a few at a time lets the
+ * others have the rest of a burst instead of one worker taking it all.
+ */
 static void
-worker_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *arg)
+worker_accept_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct fc_listen *l = arg;
+	struct worker_listener *wl = arg;
+	struct sockaddr_storage ss;
+	struct timeval pause = { 0, 100 * 1000 };
+	socklen_t len;
+	unsigned int i;
+	int c;
 
-	(void)lev;
-	fc_session_accept(l->svc, l, fd, sa, (socklen_t)salen);
+	(void)what;
+	for (i = 0; i < ACCEPT_BATCH; i++) {
+		len = sizeof(ss);
+		c = accept4(fd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (c >= 0) {
+			fc_session_accept(wl->l->svc, wl->l, c,
+			    (struct sockaddr *)&ss, len);
+			continue;
+		}
+		switch (errno) {
+		case EINTR:
+		case ECONNABORTED:
+			continue;
+		case EAGAIN:
+#if EAGAIN != EWOULDBLOCK
+		case EWOULDBLOCK:
+#endif
+			return;
+		default:
+			/* out of descriptors or memory: pause briefly rather
+			 * than spin on a socket that stays readable */
+			fc_log(FC_LOG_WARNING, "worker: accept on %s: %s",
+			    wl->l->text, strerror(errno));
+			event_del(wl->ev);
+			evtimer_add(wl->pause, &pause);
+			return;
+		}
+	}
 }
 
 static void
-worker_reenable_cb(evutil_socket_t fd, short what, void *arg)
+worker_resume_accept_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct evconnlistener *lev = arg;
+	struct worker_listener *wl = arg;
 
 	(void)fd;
 	(void)what;
-	if (!fc_worker_stopping())
-		evconnlistener_enable(lev);
-}
-
-/* Out of file descriptors: pause accepting briefly instead of spinning. */
-static void
-worker_accept_error_cb(struct evconnlistener *lev, void *arg)
-{
-	struct fc_listen *l = arg;
-	struct timeval tv = { 0, 100 * 1000 };
-	int e = EVUTIL_SOCKET_ERROR();
-
-	fc_log(FC_LOG_WARNING, "worker: accept on %s: %s", l->text,
-	    evutil_socket_error_to_string(e));
-	evconnlistener_disable(lev);
-	event_base_once(worker_base, -1, EV_TIMEOUT, worker_reenable_cb, lev,
-	    &tv);
+	if (!fc_worker_stopping() && wl->ev != NULL)
+		event_add(wl->ev, NULL);
 }
 
 static int
@@ -194,22 +234,41 @@ worker_listen(struct fc_core *core)
 	worker_listeners = fc_calloc(n + 1, sizeof(*worker_listeners));
 	for (i = 0; i < core->nservices; i++) {
 		for (l = core->services[i]->sc.listens; l != NULL; l = l->next) {
-			struct evconnlistener *lev;
+			struct worker_listener *wl =
+			    &worker_listeners[worker_nlisteners++];
 
-			lev = evconnlistener_new(worker_base, worker_accept_cb,
-			    l, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-			    -1, l->fd);
-			if (lev == NULL) {
+			wl->l = l;
+			wl->ev = event_new(worker_base, l->fd,
+			    EV_READ | EV_PERSIST, worker_accept_cb, wl);
+			wl->pause = evtimer_new(worker_base,
+			    worker_resume_accept_cb, wl);
+			if (wl->ev == NULL || wl->pause == NULL
+			    || event_add(wl->ev, NULL) < 0) {
 				fc_log(FC_LOG_ERROR, "worker: cannot listen on "
 				    "%s", l->text);
 				return -1;
 			}
-			evconnlistener_set_error_cb(lev,
-			    worker_accept_error_cb);
-			worker_listeners[worker_nlisteners++] = lev;
 		}
 	}
 	return 0;
+}
+
+/*
+ * After a burst of connections has come and gone, give the freed memory
+ * back to the system (malloc keeps it otherwise).
+ */
+static void
+worker_trim_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static unsigned long closed_at_last_trim;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (worker_closed - closed_at_last_trim < TRIM_AFTER_CLOSED)
+		return;
+	closed_at_last_trim = worker_closed;
+	malloc_trim(0);
 }
 
 void
@@ -252,6 +311,13 @@ fc_worker_main(struct fc_core *core, unsigned int slot, int master_fd,
 	ev = event_new(worker_base, master_fd, EV_READ | EV_PERSIST,
 	    worker_master_cb, NULL);
 	event_add(ev, NULL);
+
+	ev = event_new(worker_base, -1, EV_PERSIST, worker_trim_cb, NULL);
+	{
+		struct timeval every = { TRIM_INTERVAL_S, 0 };
+
+		event_add(ev, &every);
+	}
 
 	/* ready: the master waits for this before it calls start-up done */
 	{
