@@ -74,6 +74,8 @@ fc_listen_parse(struct fc_arena *a, const char *text,
 	sin->sin_family = AF_INET;
 	*len_r = sizeof(*sin);
 	if (colon == NULL) {
+		if (strchr(text, '.') != NULL)
+			return "expected ADDRESS:PORT or a port alone";
 		sin->sin_addr.s_addr = htonl(INADDR_ANY);
 		return listen_port(text, &sin->sin_port);
 	}

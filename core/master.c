@@ -706,10 +706,17 @@ master_channels(void)
 static int
 master_fail(int *report_fd, const char *what)
 {
+	struct generation *g;
+
 	if (what != NULL)
 		fc_log(FC_LOG_ERROR, "master: %s: %s", what, strerror(errno));
-	if (pid_file != NULL)
+	while ((g = generations) != NULL)
+		master_free_generation(g);
+	if (pid_file != NULL) {
 		unlink(pid_file);
+		free(pid_file);
+		pid_file = NULL;
+	}
 	master_report(report_fd, 1);
 	return 1;
 }
@@ -733,13 +740,14 @@ fc_master_run(const char *conf_path, bool foreground)
 	if (fc_privs_lookup(core->cc.user, &err) < 0) {
 		fc_log(FC_LOG_ERROR, "%s: user %s: %s", core->conf_file,
 		    core->cc.user, err);
+		fc_core_free(&core);
 		return 1;
 	}
-	if (fc_core_init_modules(core) < 0)
-		return 1;
+	/* from here on, master_fail() cleans up the generation */
+	g = master_new_generation(core);
+	if (fc_core_init_modules(core) < 0 || master_bind(core) < 0)
+		return master_fail(&report_fd, NULL);
 	master_raise_nofile(core);
-	if (master_bind(core) < 0)
-		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	if (!foreground && master_daemonize(&report_fd) < 0)
 		return master_fail(&report_fd, "cannot go to the background");
@@ -747,7 +755,6 @@ fc_master_run(const char *conf_path, bool foreground)
 	if (master_channels() < 0)
 		return master_fail(&report_fd, "cannot set up signals");
 
-	g = master_new_generation(core);
 	nslots = g->nworkers * 4 + 4;
 	if (nslots > WORKER_SLOTS_MAX)
 		nslots = WORKER_SLOTS_MAX;
@@ -760,6 +767,7 @@ fc_master_run(const char *conf_path, bool foreground)
 		    core->cc.pid_file : fc_arena_printf(core->arena, "%s/%s",
 		    core->conf_dir, core->cc.pid_file));
 		if (master_write_pid_file(pid_file) < 0) {
+			/* not ours to remove */
 			free(pid_file);
 			pid_file = NULL;
 			return master_fail(&report_fd, NULL);

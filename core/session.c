@@ -665,6 +665,17 @@ session_input_line(struct fc_session *s, struct evbuffer *in)
 	return true;
 }
 
+static void
+session_stop(struct fc_session *s)
+{
+	if (s->svc->ops->stop != NULL) {
+		s->busy = true;
+		s->svc->ops->stop(s);
+		s->busy = false;
+	}
+	session_apply(s, FC_NEXT_CLOSE);
+}
+
 /*
  * Serves the input already buffered, as long as the module is ready for
  * it. After LINES_PER_ROUND inputs, the rest waits for the next round of
@@ -680,17 +691,6 @@ session_process(struct fc_session *s)
 		/* fetched each round: STARTTLS replaces the bufferevent */
 		struct evbuffer *in = bufferevent_get_input(s->bev);
 
-		if (s->stopping && s->mode == MODE_LINE
-		    && evbuffer_get_length(in) == 0) {
-			/* between commands while the server stops */
-			if (s->svc->ops->stop != NULL) {
-				s->busy = true;
-				s->svc->ops->stop(s);
-				s->busy = false;
-			}
-			session_apply(s, FC_NEXT_CLOSE);
-			break;
-		}
 		if (++rounds > LINES_PER_ROUND) {
 			bufferevent_trigger(s->bev, EV_READ,
 			    BEV_TRIG_DEFER_CALLBACKS | BEV_TRIG_IGNORE_WATERMARKS);
@@ -715,8 +715,13 @@ session_process(struct fc_session *s)
 			progressed = session_input_bytes(s, in);
 			break;
 		}
-		if (!progressed)
+		if (!progressed) {
+			/* no complete command left: if the server stops,
+			 * this is the moment to say goodbye */
+			if (s->stopping && s->mode == MODE_LINE)
+				session_stop(s);
 			break;
+		}
 	}
 	if (s->state == ST_READY && s->eof) {
 		/* the client is gone and nothing complete is left */

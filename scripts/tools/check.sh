@@ -50,9 +50,9 @@ else
 fi
 
 step "build with AddressSanitizer and UndefinedBehaviorSanitizer"
-# leaks are reported by the unit tests; the daemon's exit paths are not
-# worth an allocation audit at every worker exit
-export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1"
+# leaks count as errors too, in the tests and in every facteurd the
+# integration suite starts (it fails a test whose log has a report)
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 if configure_build build-asan --enable-werror --enable-sanitizers; then
 	check_build build-asan
