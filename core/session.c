@@ -221,6 +221,29 @@ session_deadline_stop(struct fc_session *s)
 /* ------------------------------------------------------------------ */
 /* Accept and free */
 
+/*
+ * Callbacks, limits and timeouts of the session's bufferevent: at accept,
+ * and again on the TLS filter after STARTTLS.
+ */
+static void
+session_setup_bev(struct fc_session *s)
+{
+	const struct fc_service_conf *sc = &s->svc->sc;
+	struct timeval wt = session_tv(s->idle_timeout);
+	size_t high = sc->max_input_buffer;
+
+	/* reading pauses with this much waiting; a whole line must fit */
+	if (high < sc->max_line_length + 4096)
+		high = sc->max_line_length + 4096;
+	bufferevent_setcb(s->bev, session_readcb, NULL, session_eventcb, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, high);
+	/* under a TLS filter, the high mark also bounds the encrypted
+	 * bytes waiting below it */
+	bufferevent_setwatermark(s->bev, EV_WRITE, OUTPUT_LOW, OUTPUT_HIGH);
+	bufferevent_set_timeouts(s->bev, NULL, &wt);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
 static void
 session_busy_reply(struct fc_service *svc, int fd)
 {
@@ -324,23 +347,7 @@ fc_session_accept(struct fc_service *svc, struct fc_listen *l, int fd,
 	sessions = s;
 	nsessions++;
 
-	bufferevent_setcb(s->bev, session_readcb, NULL, session_eventcb, s);
-	{
-		size_t high = svc->sc.max_input_buffer;
-
-		if (high < svc->sc.max_line_length + 4096)
-			high = svc->sc.max_line_length + 4096;
-		bufferevent_setwatermark(s->bev, EV_READ, 0, high);
-	}
-	/* under a TLS filter, the high mark also bounds the encrypted
-	 * bytes waiting below it */
-	bufferevent_setwatermark(s->bev, EV_WRITE, OUTPUT_LOW, OUTPUT_HIGH);
-	{
-		struct timeval wt = session_tv(s->idle_timeout);
-
-		bufferevent_set_timeouts(s->bev, NULL, &wt);
-	}
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	session_setup_bev(s);
 
 	fc_log_session(s, FC_LOG_INFO, "event=connect client=%s port=%u "
 	    "local=%s:%u%s", s->peer_ip, fc_session_peer_port(s),
@@ -971,19 +978,7 @@ session_start_tls(struct fc_session *s)
 	s->ssl = ssl;
 	bufferevent_openssl_set_allow_dirty_shutdown(filter, 1);
 	s->bev = filter;
-	bufferevent_setcb(s->bev, session_readcb, NULL, session_eventcb, s);
-	{
-		size_t high = s->svc->sc.max_input_buffer;
-		struct timeval wt = session_tv(s->idle_timeout);
-
-		if (high < s->svc->sc.max_line_length + 4096)
-			high = s->svc->sc.max_line_length + 4096;
-		bufferevent_setwatermark(s->bev, EV_READ, 0, high);
-		bufferevent_setwatermark(s->bev, EV_WRITE, OUTPUT_LOW,
-		    OUTPUT_HIGH);
-		bufferevent_set_timeouts(s->bev, NULL, &wt);
-	}
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	session_setup_bev(s);
 }
 
 int
@@ -1166,6 +1161,19 @@ fc_session_plaintext_ok(struct fc_session *s)
 /* ------------------------------------------------------------------ */
 /* Timers */
 
+/* Takes a timer off its session's list and frees its event. */
+static void
+session_timer_unlink(struct fc_timer *t)
+{
+	if (t->prev != NULL)
+		t->prev->next = t->next;
+	else
+		t->s->timers = t->next;
+	if (t->next != NULL)
+		t->next->prev = t->prev;
+	event_free(t->ev);
+}
+
 static void
 session_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1174,13 +1182,7 @@ session_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (t->prev != NULL)
-		t->prev->next = t->next;
-	else
-		s->timers = t->next;
-	if (t->next != NULL)
-		t->next->prev = t->prev;
-	event_free(t->ev);
+	session_timer_unlink(t);
 	t->fn(s, t->arg);
 	free(t);
 }
@@ -1213,13 +1215,7 @@ fc_timer_cancel(struct fc_timer **tp)
 	if (t == NULL)
 		return;
 	*tp = NULL;
-	if (t->prev != NULL)
-		t->prev->next = t->next;
-	else
-		t->s->timers = t->next;
-	if (t->next != NULL)
-		t->next->prev = t->prev;
-	event_free(t->ev);
+	session_timer_unlink(t);
 	free(t);
 }
 
