@@ -112,6 +112,10 @@ const struct fc_directive fc_core_directives[] = {
 	{ .name = "auth", .type = FC_D_LIST, .offset = CORE_OFF(auth),
 	  .def = "passwd-file", .syntax = "BACKEND ...",
 	  .help = "authentication back ends asked, in order" },
+	{ .name = "storage", .type = FC_D_STRING, .offset = CORE_OFF(storage),
+	  .def = "maildir", .syntax = "BACKEND",
+	  .help = "storage back end for users whose mail location does not "
+	  "name one" },
 	{ .name = "auth_failure_delay", .type = FC_D_TIME,
 	  .offset = CORE_OFF(auth_failure_delay), .def = "2s",
 	  .max = 60 * 1000, .syntax = "TIME",

@@ -93,6 +93,8 @@ struct fc_service {
 	unsigned int index;
 };
 
+struct fc_storage_backend;
+
 struct fc_auth_backend {
 	const char *name;
 	const struct fc_auth_backend_ops *ops;
@@ -112,6 +114,7 @@ struct fc_core_conf {
 	char *state_dir;
 	char *hostname;
 	char **auth;
+	char *storage;
 	uint64_t auth_failure_delay;
 	unsigned int auth_max_failures;
 	uint64_t auth_failure_window;
@@ -140,6 +143,7 @@ struct fc_core {
 	struct fc_service **services;
 	size_t nservices;
 	struct fc_auth_backend *backends;
+	struct fc_storage_backend *storages;
 	int facility;			/* syslog facility value */
 	char *hostname;			/* resolved */
 };
