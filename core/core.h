@@ -201,6 +201,7 @@ struct event_base;
 void fc_worker_main(struct fc_core *core, unsigned int slot, int master_fd,
     int ready_fd) __attribute__((noreturn));
 struct event_base *fc_worker_base(void);
+void fc_worker_use_base(struct event_base *base);
 bool fc_worker_stopping(void);
 void fc_worker_session_closed(void);
 

@@ -62,6 +62,14 @@ fc_worker_base(void)
 	return worker_base;
 }
 
+/* For programs other than facteurd's workers (tests, tools) that run an
+ * event loop of their own and want the core's timers and watches in it. */
+void
+fc_worker_use_base(struct event_base *base)
+{
+	worker_base = base;
+}
+
 bool
 fc_worker_stopping(void)
 {
