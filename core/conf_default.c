@@ -1,7 +1,8 @@
 /*
  * conf_default.c - the configuration facteurd runs when it is given none
  * and FC_CONF_DIR/facteurd.conf does not exist: users from a passwd file
- * beside it, every service on loopback and unprivileged ports.
+ * beside it, mail in maildirs under the state folder, every service on
+ * loopback and unprivileged ports.
  * `facteurd --default-config` prints it, as a starting point.
  */
 #include "config.h"
@@ -12,10 +13,15 @@ const char fc_default_config[] =
 	"# facteurd's embedded default configuration.\n"
 	"# Users come from " FC_CONF_DIR "/passwd (facteurctl pw makes "
 	"hashes).\n"
-	"load passwd-file echo;\n"
+	"load passwd-file maildir echo;\n"
 	"\n"
 	"passwd-file {\n"
 	"    path passwd;\n"
+	"}\n"
+	"\n"
+	"# users with a home get ~/Maildir, the others " FC_STATE_DIR
+	"/mail/DOMAIN/NAME\n"
+	"maildir {\n"
 	"}\n"
 	"\n"
 	"# the example protocol module: try `nc 127.0.0.1 7007`\n"

@@ -223,6 +223,8 @@ int fc_master_run(const char *conf_path, bool foreground);
 /* privs.c */
 int fc_privs_drop(const char *user, const char **error_r);
 int fc_privs_lookup(const char *user, const char **error_r);
+int fc_privs_state_dir(const char *dir, const char *user,
+    const char **error_r);
 
 /* base64.c */
 size_t fc_base64_encoded_len(size_t n);

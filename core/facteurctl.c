@@ -163,7 +163,8 @@ ctl_load(const char *path)
 		fc_core_free(&core);
 		return NULL;
 	}
-	if (fc_privs_drop(core->cc.user, &err) < 0) {
+	if (fc_privs_state_dir(core->cc.state_dir, core->cc.user, &err) < 0
+	    || fc_privs_drop(core->cc.user, &err) < 0) {
 		fprintf(stderr, "facteurctl: cannot become %s: %s\n",
 		    core->cc.user, err);
 		fc_core_fini_modules(core);

@@ -743,6 +743,11 @@ fc_master_run(const char *conf_path, bool foreground)
 		fc_core_free(&core);
 		return 1;
 	}
+	if (fc_privs_state_dir(core->cc.state_dir, core->cc.user, &err) < 0) {
+		fc_log(FC_LOG_ERROR, "%s: state_dir %s", core->conf_file, err);
+		fc_core_free(&core);
+		return 1;
+	}
 	/* from here on, master_fail() cleans up the generation */
 	g = master_new_generation(core);
 	if (fc_core_init_modules(core) < 0 || master_bind(core) < 0)

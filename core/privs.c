@@ -8,6 +8,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <grp.h>
 #include <pwd.h>
 #include <string.h>
@@ -63,4 +65,46 @@ fc_privs_drop(const char *user, const char **error_r)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Makes sure state_dir exists and, when we are root, belongs to the
+ * unprivileged user: the workers create users' mail below it. Parents
+ * are created as needed (owned by root). Only the folder itself is
+ * handed over, never a parent, so a typo cannot give away /var.
+ */
+int
+fc_privs_state_dir(const char *dir, const char *user, const char **error_r)
+{
+	static char message[4096 + 256];
+	char buf[4096], *p;
+	struct passwd *pw;
+	struct stat st;
+
+	snprintf(buf, sizeof(buf), "%s", dir);
+	for (p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			goto fail;
+		*p = '/';
+	}
+	if (mkdir(buf, 0750) < 0 && errno != EEXIST)
+		goto fail;
+	if (geteuid() != 0)
+		return 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		*error_r = "the user directive names no user";
+		return -1;
+	}
+	if (stat(buf, &st) < 0)
+		goto fail;
+	if (st.st_uid != pw->pw_uid && chown(buf, pw->pw_uid, pw->pw_gid) < 0)
+		goto fail;
+	return 0;
+fail:
+	snprintf(message, sizeof(message), "%s: %s", buf, strerror(errno));
+	*error_r = message;
+	return -1;
 }
