@@ -38,6 +38,10 @@ Try, from another terminal:
     ECHO hello
     LOGIN demo@example.org demo
     QUIT
+and the demo account's mail (a maildir under /var/lib/facteur/mail):
+    echo "Subject: hello" | facteurctl deliver demo@example.org
+    facteurctl mailbox list demo@example.org
+    facteurctl mailbox messages demo@example.org INBOX
 Ctrl-C stops facteurd.
 
 MSG
