@@ -141,7 +141,7 @@ fc_auth_login(struct fc_session *s, const char *name, const char *password,
 	key = fc_iptable_key(fc_session_peer_addr(s, NULL), "auth");
 	qname = fc_log_quote(a, name, 64);
 
-	failures = fc_iptable_failures(key, now, core->cc.auth_failure_window);
+	failures = fc_iptable_events(key, now, core->cc.auth_failure_window);
 	if (core->cc.auth_max_failures != 0
 	    && failures >= core->cc.auth_max_failures) {
 		req->result = FC_AUTH_LIMITED;
@@ -163,7 +163,7 @@ fc_auth_login(struct fc_session *s, const char *name, const char *password,
 		    fc_session_tls_active(s) ? " tls=yes" : "");
 		break;
 	case FC_AUTH_FAILED:
-		fc_iptable_fail(key, now, core->cc.auth_failure_window);
+		fc_iptable_event(key, now, core->cc.auth_failure_window);
 		fc_log_session(s, FC_LOG_INFO, "event=auth result=fail "
 		    "user=\"%s\" client=%s failures=%u", qname,
 		    fc_session_peer_ip(s), failures + 1);

@@ -19,6 +19,7 @@
 
 #include <facteur/auth.h>
 #include <facteur/conf.h>
+#include <facteur/hook.h>
 #include <facteur/log.h>
 #include <facteur/module.h>
 #include <facteur/session.h>
@@ -94,6 +95,8 @@ struct fc_service {
 };
 
 struct fc_storage_backend;
+struct fc_hook_entry;
+struct fc_hook_run;
 
 struct fc_auth_backend {
 	const char *name;
@@ -144,6 +147,7 @@ struct fc_core {
 	size_t nservices;
 	struct fc_auth_backend *backends;
 	struct fc_storage_backend *storages;
+	struct fc_hook_entry *hooks[FC_HOOK__COUNT];
 	int facility;			/* syslog facility value */
 	char *hostname;			/* resolved */
 };
@@ -192,9 +196,9 @@ void fc_iptable_disconnect(uint64_t key);
 void fc_iptable_open(void);
 void fc_iptable_close(void);
 unsigned int fc_iptable_total(void);
-unsigned int fc_iptable_failures(uint64_t key, uint64_t now_ms,
+unsigned int fc_iptable_events(uint64_t key, uint64_t now_ms,
     uint64_t window_ms);
-void fc_iptable_fail(uint64_t key, uint64_t now_ms, uint64_t window_ms);
+void fc_iptable_event(uint64_t key, uint64_t now_ms, uint64_t window_ms);
 
 /* worker.c */
 struct event_base;
@@ -212,6 +216,10 @@ void fc_session_accept(struct fc_service *svc, struct fc_listen *l, int fd,
 const char *fc_session_module_name(struct fc_session *s);
 void fc_session_set_user(struct fc_session *s, const struct fc_user *u);
 bool fc_session_plaintext_ok(struct fc_session *s);
+struct fc_hook_run *fc_session_hook_run(struct fc_session *s);
+
+/* hook.c */
+size_t fc_hook_run_size(void);
 void fc_sessions_stop(void);
 void fc_sessions_close_all(void);
 unsigned int fc_sessions_count(void);

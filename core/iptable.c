@@ -1,7 +1,7 @@
 /*
  * iptable.c - per-client-IP counters that all workers see.
  *
- * Limits per client IP (connections, failed logins) must hold across
+ * Limits per client IP (connections, failed logins, messages per minute) must hold across
  * workers, or a client would get workers x the limit. The master maps one
  * shared region before forking; each worker owns one table in it and is
  * the only process that writes it. A reader sums the matching entries of
@@ -14,6 +14,10 @@
  * between two workers accepting at the same instant can let a client
  * exceed its limit by the number of workers, never more; when a table is
  * full a connection goes untracked rather than refused.
+ *
+ * Two kinds of entries: connections open (counted up and down), and
+ * events in a time window (failed logins, messages): a count and the
+ * start of its window, forgotten once the window has passed.
  */
 #include "config.h"
 
@@ -35,7 +39,7 @@ struct conn_slot {
 	uint32_t pad;
 };
 
-struct fail_slot {
+struct event_slot {
 	uint64_t key;
 	uint64_t start_ms;
 	uint32_t count;
@@ -45,7 +49,7 @@ struct fail_slot {
 struct worker_table {
 	uint32_t in_use;
 	uint32_t total;
-	/* then nslots struct conn_slot, then nslots struct fail_slot */
+	/* then nslots struct conn_slot, then nslots struct event_slot */
 };
 
 static char *region;
@@ -66,10 +70,10 @@ table_conns(struct worker_table *t)
 	return (struct conn_slot *)(t + 1);
 }
 
-static struct fail_slot *
-table_fails(struct worker_table *t)
+static struct event_slot *
+table_events(struct worker_table *t)
 {
-	return (struct fail_slot *)(table_conns(t) + nslots);
+	return (struct event_slot *)(table_conns(t) + nslots);
 }
 
 int
@@ -82,7 +86,7 @@ fc_iptable_create(unsigned int max_workers, unsigned int slots)
 		nslots *= 2;
 	nworkers = max_workers;
 	table_size = sizeof(struct worker_table) +
-	    nslots * (sizeof(struct conn_slot) + sizeof(struct fail_slot));
+	    nslots * (sizeof(struct conn_slot) + sizeof(struct event_slot));
 	table_size = (table_size + 4095) & ~(size_t)4095;
 	total = table_size * nworkers;
 	region = mmap(NULL, total, PROT_READ | PROT_WRITE,
@@ -247,7 +251,7 @@ fc_iptable_total(void)
 }
 
 unsigned int
-fc_iptable_failures(uint64_t key, uint64_t now_ms, uint64_t window_ms)
+fc_iptable_events(uint64_t key, uint64_t now_ms, uint64_t window_ms)
 {
 	unsigned int w, i, sum = 0;
 
@@ -255,12 +259,12 @@ fc_iptable_failures(uint64_t key, uint64_t now_ms, uint64_t window_ms)
 		return 0;
 	for (w = 0; w < nworkers; w++) {
 		struct worker_table *t = table_at(w);
-		struct fail_slot *f = table_fails(t);
+		struct event_slot *f = table_events(t);
 
 		if (!__atomic_load_n(&t->in_use, __ATOMIC_ACQUIRE))
 			continue;
 		for (i = 0; i < PROBE; i++) {
-			struct fail_slot *s = &f[slot_index(key, i)];
+			struct event_slot *s = &f[slot_index(key, i)];
 			uint64_t start;
 
 			if (__atomic_load_n(&s->key, __ATOMIC_ACQUIRE) != key)
@@ -275,22 +279,22 @@ fc_iptable_failures(uint64_t key, uint64_t now_ms, uint64_t window_ms)
 }
 
 static bool
-fail_slot_free(const struct fail_slot *s, uint64_t now_ms, uint64_t window_ms)
+event_slot_free(const struct event_slot *s, uint64_t now_ms, uint64_t window_ms)
 {
 	return s->count == 0 || now_ms - s->start_ms > window_ms;
 }
 
 void
-fc_iptable_fail(uint64_t key, uint64_t now_ms, uint64_t window_ms)
+fc_iptable_event(uint64_t key, uint64_t now_ms, uint64_t window_ms)
 {
-	struct fail_slot *f, *victim = NULL;
+	struct event_slot *f, *victim = NULL;
 	unsigned int i;
 
 	if (mine == NULL)
 		return;
-	f = table_fails(mine);
+	f = table_events(mine);
 	for (i = 0; i < PROBE; i++) {
-		struct fail_slot *s = &f[slot_index(key, i)];
+		struct event_slot *s = &f[slot_index(key, i)];
 
 		if (s->key == key) {
 			if (now_ms - s->start_ms > window_ms) {
@@ -303,8 +307,8 @@ fc_iptable_fail(uint64_t key, uint64_t now_ms, uint64_t window_ms)
 			return;
 		}
 		/* reuse an empty or expired entry, else the oldest */
-		if (victim == NULL || (!fail_slot_free(victim, now_ms,
-		    window_ms) && (fail_slot_free(s, now_ms, window_ms)
+		if (victim == NULL || (!event_slot_free(victim, now_ms,
+		    window_ms) && (event_slot_free(s, now_ms, window_ms)
 		    || s->start_ms < victim->start_ms)))
 			victim = s;
 	}

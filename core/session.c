@@ -118,6 +118,7 @@ struct fc_session {
 	uint64_t iptable_key;
 	bool iptable_tracked;
 	void *data;
+	struct fc_hook_run *hook_run;	/* made on first use */
 	const struct fc_user *user;
 	struct fc_timer *timers;
 	uint64_t started_ms;
@@ -889,6 +890,17 @@ fc_session_set_idle_timeout(struct fc_session *s, uint64_t ms)
 }
 
 bool
+fc_session_rate_exceeded(struct fc_session *s, const char *what,
+    unsigned int max, uint64_t window_ms)
+{
+	uint64_t key = fc_iptable_key((struct sockaddr *)&s->peer, what);
+	uint64_t now = fc_now_ms();
+
+	fc_iptable_event(key, now, window_ms);
+	return fc_iptable_events(key, now, window_ms) > max;
+}
+
+bool
 fc_session_count_error(struct fc_session *s)
 {
 	return ++s->errors >= s->svc->sc.max_errors;
@@ -1137,6 +1149,14 @@ const struct fc_user *
 fc_session_user(struct fc_session *s)
 {
 	return s->user;
+}
+
+struct fc_hook_run *
+fc_session_hook_run(struct fc_session *s)
+{
+	if (s->hook_run == NULL)
+		s->hook_run = fc_arena_alloc(s->arena, fc_hook_run_size());
+	return s->hook_run;
 }
 
 void

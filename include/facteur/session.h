@@ -157,6 +157,14 @@ void fc_session_set_idle_timeout(struct fc_session *s, uint64_t ms);
  */
 bool fc_session_count_error(struct fc_session *s);
 
+/*
+ * Counts one event (a message, a command) named what for the client's
+ * IP, across all workers, and says whether it has now had more than max
+ * of them within window_ms. For rate limits such as messages per minute.
+ */
+bool fc_session_rate_exceeded(struct fc_session *s, const char *what,
+    unsigned int max, uint64_t window_ms);
+
 /* The authenticated user, or NULL. */
 const struct fc_user *fc_session_user(struct fc_session *s);
 

@@ -171,41 +171,41 @@ test_failures(void)
 	unsigned int i;
 
 	fc_iptable_attach(0);
-	fc_iptable_fail(k, t0, window);
-	fc_iptable_fail(k, t0 + 10, window);
-	fc_iptable_fail(k, t0 + 20, window);
+	fc_iptable_event(k, t0, window);
+	fc_iptable_event(k, t0 + 10, window);
+	fc_iptable_event(k, t0 + 20, window);
 	fc_iptable_attach(1);
-	fc_iptable_fail(k, t0 + 30, window);
-	fc_iptable_fail(k, t0 + 40, window);
-	is_int(fc_iptable_failures(k, t0 + 50, window), 5,
+	fc_iptable_event(k, t0 + 30, window);
+	fc_iptable_event(k, t0 + 40, window);
+	is_int(fc_iptable_events(k, t0 + 50, window), 5,
 	    "failures: summed across workers");
-	is_int(fc_iptable_failures(k, t0 + window, window), 5,
+	is_int(fc_iptable_events(k, t0 + window, window), 5,
 	    "failures: still counted at the window's end");
-	is_int(fc_iptable_failures(k + 1, t0 + 50, window), 0,
+	is_int(fc_iptable_events(k + 1, t0 + 50, window), 0,
 	    "failures: another key has none");
 	/* worker 0's entry started at t0, worker 1's at t0 + 30 */
-	is_int(fc_iptable_failures(k, t0 + window + 1, window), 2,
+	is_int(fc_iptable_events(k, t0 + window + 1, window), 2,
 	    "failures: an entry is forgotten after its window");
-	is_int(fc_iptable_failures(k, t0 + window + 31, window), 0,
+	is_int(fc_iptable_events(k, t0 + window + 31, window), 0,
 	    "failures: all forgotten after the window");
 	fc_iptable_attach(0);
-	fc_iptable_fail(k, t0 + 2 * window, window);
-	is_int(fc_iptable_failures(k, t0 + 2 * window, window), 1,
+	fc_iptable_event(k, t0 + 2 * window, window);
+	is_int(fc_iptable_events(k, t0 + 2 * window, window), 1,
 	    "failures: a new window starts from one");
 
 	/* a full probe range: the oldest entry makes way */
 	for (i = 0; i < PROBE; i++)
-		fc_iptable_fail(base + (uint64_t)i * NSLOTS, t1 + i, window);
-	fc_iptable_fail(base + (uint64_t)PROBE * NSLOTS, t1 + 100, window);
-	is_int(fc_iptable_failures(base + (uint64_t)PROBE * NSLOTS, t1 + 100,
+		fc_iptable_event(base + (uint64_t)i * NSLOTS, t1 + i, window);
+	fc_iptable_event(base + (uint64_t)PROBE * NSLOTS, t1 + 100, window);
+	is_int(fc_iptable_events(base + (uint64_t)PROBE * NSLOTS, t1 + 100,
 	    window), 1, "failures: a new key gets an entry in a full range");
-	is_int(fc_iptable_failures(base, t1 + 100, window), 0,
+	is_int(fc_iptable_events(base, t1 + 100, window), 0,
 	    "failures: the oldest entry was the one replaced");
-	is_int(fc_iptable_failures(base + NSLOTS, t1 + 100, window), 1,
+	is_int(fc_iptable_events(base + NSLOTS, t1 + 100, window), 1,
 	    "failures: the others stay");
 	fc_iptable_clear(0);
 	fc_iptable_clear(1);
-	is_int(fc_iptable_failures(base + NSLOTS, t1 + 100, window), 0,
+	is_int(fc_iptable_events(base + NSLOTS, t1 + 100, window), 0,
 	    "failures: clear forgets them");
 }
 
