@@ -16,9 +16,11 @@
  *   superset, as every browser does; that table is built in.
  * - Every other charset goes through glibc's iconv; a byte iconv
  *   refuses becomes U+FFFD and conversion goes on after it.
- * - A stream may cut a multibyte sequence between two feeds: the start
- *   of it is kept (MIME_CONV_PENDING bytes at most) and put in front of
- *   the next feed, so the output does not depend on the cuts.
+ * - A stream is converted in fixed blocks counted from its start, not in
+ *   the pieces it was fed in; the start of a multibyte sequence cut by a
+ *   block's end (MIME_CONV_PENDING bytes at most) goes in front of the
+ *   next block. So the output does not depend on the cuts, even with
+ *   iconv's stateful charsets.
  * - Charset names are used only when made of letters, digits and
  *   ".:_+-" (no "//" suffixes reach iconv_open()).
  */
@@ -26,7 +28,6 @@
 
 #include <errno.h>
 #include <iconv.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,9 +50,10 @@ enum mime_cs {
 struct mime_conv {
 	enum mime_cs cs;
 	iconv_t cd;
-	unsigned char pending[MIME_CONV_PENDING];
+	/* the start of a sequence left by the last block, then new bytes */
+	unsigned char work[MIME_CONV_PENDING + MIME_CONV_WORK];
 	size_t npending;
-	unsigned char work[MIME_CONV_WORK + MIME_CONV_PENDING];
+	size_t nnew;
 	char obuf[1024];
 	size_t olen;
 	fc_mime_output_fn *out;
@@ -255,7 +257,8 @@ mime_conv_init(struct mime_conv *c, const char *charset)
 {
 	char name[MIME_CHARSET_NAME_MAX + 1];
 
-	memset(c, 0, offsetof(struct mime_conv, work));
+	c->npending = 0;
+	c->nnew = 0;
 	c->olen = 0;
 	c->cd = (iconv_t)-1;
 	c->cs = mime_charset_kind(charset, name, sizeof(name));
@@ -287,10 +290,20 @@ mime_conv_flush(struct mime_conv *c)
 static void
 mime_conv_put(struct mime_conv *c, const void *p, size_t n)
 {
-	if (sizeof(c->obuf) - c->olen < n)
-		mime_conv_flush(c);
-	memcpy(c->obuf + c->olen, p, n);
-	c->olen += n;
+	const char *s = p;
+	size_t k;
+
+	while (n > 0) {
+		if (c->olen == sizeof(c->obuf))
+			mime_conv_flush(c);
+		k = sizeof(c->obuf) - c->olen;
+		if (k > n)
+			k = n;
+		memcpy(c->obuf + c->olen, s, k);
+		c->olen += k;
+		s += k;
+		n -= k;
+	}
 }
 
 /* Converts s[0..n) with the built-in converters; returns the bytes used
@@ -373,31 +386,45 @@ mime_conv_iconv(struct mime_conv *c, unsigned char *s, size_t n, bool final)
 	return n - inleft;
 }
 
-/* Feeds s (or, with final, only what is pending) through c. */
+/* Converts what the work buffer holds; what is left of it (the start of
+ * a sequence cut by the block's end) moves to its front. */
 static void
-mime_conv_run(struct mime_conv *c, const unsigned char *s, size_t len,
-    bool final)
+mime_conv_block(struct mime_conv *c, bool final)
 {
-	size_t n, take, used;
+	size_t n = c->npending + c->nnew, used;
 
-	do {
-		memcpy(c->work, c->pending, c->npending);
-		n = c->npending;
-		take = len < MIME_CONV_WORK ? len : MIME_CONV_WORK;
-		memcpy(c->work + n, s, take);
-		n += take;
+	if (c->cs == MIME_CS_ICONV)
+		used = mime_conv_iconv(c, c->work, n, final);
+	else
+		used = mime_conv_builtin(c, c->work, n, final);
+	c->npending = n - used;
+	memmove(c->work, c->work + used, c->npending);
+	c->nnew = 0;
+	mime_conv_flush(c);
+}
+
+/*
+ * Input is converted in blocks of MIME_CONV_WORK bytes counted from the
+ * start of the stream, never in the caller's pieces: iconv then sees the
+ * same calls however the input was cut, which matters for stateful
+ * charsets (UTF-7, ISO-2022) whose errors depend on where a call ends.
+ */
+static void
+mime_conv_run(struct mime_conv *c, const unsigned char *s, size_t len)
+{
+	size_t take;
+
+	while (len > 0) {
+		take = MIME_CONV_WORK - c->nnew;
+		if (take > len)
+			take = len;
+		memcpy(c->work + c->npending + c->nnew, s, take);
+		c->nnew += take;
 		s += take;
 		len -= take;
-		if (c->cs == MIME_CS_ICONV)
-			used = mime_conv_iconv(c, c->work, n,
-			    final && len == 0);
-		else
-			used = mime_conv_builtin(c, c->work, n,
-			    final && len == 0);
-		c->npending = n - used;
-		memcpy(c->pending, c->work + used, c->npending);
-	} while (len > 0);
-	mime_conv_flush(c);
+		if (c->nnew == MIME_CONV_WORK)
+			mime_conv_block(c, false);
+	}
 }
 
 struct mime_conv *
@@ -418,8 +445,7 @@ mime_conv_feed(struct mime_conv *c, const unsigned char *s, size_t len,
 {
 	c->out = out;
 	c->arg = arg;
-	if (len > 0)
-		mime_conv_run(c, s, len, false);
+	mime_conv_run(c, s, len);
 }
 
 void
@@ -427,7 +453,7 @@ mime_conv_finish(struct mime_conv *c, fc_mime_output_fn *out, void *arg)
 {
 	c->out = out;
 	c->arg = arg;
-	mime_conv_run(c, NULL, 0, true);
+	mime_conv_block(c, true);
 	mime_conv_close(c);
 }
 

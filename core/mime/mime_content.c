@@ -202,7 +202,8 @@ mime_content_read_params(struct fc_arena *a, const char *s, size_t i,
 			while (s[i] != '\0' && s[i] != ';' && s[i] != '"' &&
 			    s[i] != '(' && (unsigned char)s[i] > ' ')
 				i++;
-			out[n].value = fc_arena_strndup(a, s + start, i - start);
+			out[n].value = fc_arena_strndup(a, s + start,
+			    i - start);
 			out[n].value_len = i - start;
 		}
 		out[n].done = false;
@@ -244,10 +245,9 @@ mime_content_percent(struct mime_buf *b, const char *s, size_t n)
 static int
 mime_content_index_cmp(const void *x, const void *y)
 {
-	const struct mime_raw_param *a = *(const struct mime_raw_param *const *)x;
-	const struct mime_raw_param *b = *(const struct mime_raw_param *const *)y;
+	const struct mime_raw_param *const *a = x, *const *b = y;
 
-	return a->index - b->index;
+	return (*a)->index - (*b)->index;
 }
 
 /*
@@ -334,7 +334,8 @@ mime_content_merge(struct fc_arena *a, struct mime_raw_param *raw, size_t n,
 		plain = single = NULL;
 		npieces = 0;
 		for (j = i; j < n; j++) {
-			if (raw[j].done || strcmp(raw[j].name, raw[i].name) != 0)
+			if (raw[j].done ||
+			    strcmp(raw[j].name, raw[i].name) != 0)
 				continue;
 			raw[j].done = true;
 			if (raw[j].index >= 0)
