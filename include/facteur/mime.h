@@ -67,7 +67,7 @@ enum fc_mime_encoding {
 /* ------------------------------------------------------------------ */
 /* Parsing */
 
-/* limits NULL: the defaults above. */
+/* limits NULL: the defaults above; so is a member left at zero. */
 struct fc_mime_parser *fc_mime_parser_new(struct fc_arena *a,
     const struct fc_mime_limits *limits);
 void fc_mime_parser_feed(struct fc_mime_parser *p, const void *data,
@@ -97,6 +97,9 @@ const struct fc_mime_part *fc_mime_part_parent(const struct fc_mime_part *p);
  * NULL when there is no such part. */
 const struct fc_mime_part *fc_mime_part_find(const struct fc_mime_part *root,
     const char *section);
+/* True when the part was parsed as one, with children: false for a
+ * multipart without a boundary or without any part, an encoded message,
+ * or one cut by the limits (those are leaves). */
 bool fc_mime_part_is_multipart(const struct fc_mime_part *p);
 bool fc_mime_part_is_message(const struct fc_mime_part *p); /* rfc822/global */
 
@@ -118,8 +121,8 @@ uint64_t fc_mime_part_body_lines(const struct fc_mime_part *p);
 const char *fc_mime_part_type(const struct fc_mime_part *p);
 const char *fc_mime_part_subtype(const struct fc_mime_part *p);
 /* Content-Type parameters, names in lower case, values unquoted and
- * RFC 2231 continuations joined and decoded to UTF-8. idx from 0;
- * false when there are no more. */
+ * RFC 2231 continuations joined and decoded to UTF-8 (but the boundary
+ * as written). idx from 0; false when there are no more. */
 bool fc_mime_part_param_at(const struct fc_mime_part *p, size_t idx,
     const char **name_r, const char **value_r);
 const char *fc_mime_part_param(const struct fc_mime_part *p,
@@ -160,7 +163,8 @@ char *fc_mime_header_decode(struct fc_arena *a, const char *value);
  * One RFC 5322 address, or a group marker, in the order of the field.
  * A group starts with an entry whose mailbox is the group's name and
  * domain is NULL, and ends with an entry whose mailbox and domain are
- * both NULL (as IMAP's ENVELOPE shows groups). Allocated by the core;
+ * both NULL (as IMAP's ENVELOPE shows groups). A mailbox written without
+ * a domain has "" as its domain. Allocated by the core;
  * members may be added at the end in a minor ABI version.
  */
 struct fc_mime_address {
