@@ -9,6 +9,7 @@
 # committed corpus only changes when someone chooses to add inputs. An
 # input that crashes a target is kept in BUILDDIR/tests/fuzz/artifacts/
 # <target>/; replay it with BUILDDIR/tests/fuzz/<target>_replay FILE.
+# A target with a tests/fuzz/dict/<target>.dict runs with that dictionary.
 # Exits 0 when no target found anything, 1 otherwise, 2 on bad usage.
 set -u
 
@@ -42,9 +43,12 @@ for corpus in "$here"/corpus/*/; do
 	fi
 	mkdir -p "$work/$target/corpus" "$work/$target/artifacts"
 	cp "$corpus"/* "$work/$target/corpus/"
+	# a target may bring a dictionary: tests/fuzz/dict/<target>.dict
+	dict=""
+	[ -f "$here/dict/$target.dict" ] && dict="-dict=$here/dict/$target.dict"
 	echo "=== $target, ${seconds}s"
 	if "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-	    -artifact_prefix="$work/$target/artifacts/" \
+	    -artifact_prefix="$work/$target/artifacts/" $dict \
 	    "$work/$target/corpus" >"$work/$target/log" 2>&1; then
 		grep -E '^#[0-9]+.*(DONE|pulse)' "$work/$target/log" | tail -n 1
 	else
