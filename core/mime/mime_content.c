@@ -296,14 +296,15 @@ mime_content_rfc2231(struct fc_arena *a, struct mime_raw_param **pieces,
 }
 
 static const char *
-mime_content_plain_value(struct fc_arena *a, const struct mime_raw_param *rp)
+mime_content_plain_value(struct fc_arena *a, const struct mime_raw_param *rp,
+    bool raw_boundary)
 {
 	struct mime_buf out = { 0 };
 	const char *r;
 	size_t i;
 	bool decode = false;
 
-	if (strcmp(rp->name, "boundary") == 0)
+	if (raw_boundary && strcmp(rp->name, "boundary") == 0)
 		return rp->value;
 	for (i = 0; i < rp->value_len && !decode; i++)
 		if ((unsigned char)rp->value[i] >= 0x80 ||
@@ -318,10 +319,11 @@ mime_content_plain_value(struct fc_arena *a, const struct mime_raw_param *rp)
 }
 
 /* Merges the raw parameters into one entry per name, in the order their
- * names first appear. */
+ * names first appear; with raw_boundary (Content-Type), a plain
+ * boundary is kept as written. */
 static struct mime_param *
 mime_content_merge(struct fc_arena *a, struct mime_raw_param *raw, size_t n,
-    size_t *count_r)
+    bool raw_boundary, size_t *count_r)
 {
 	struct mime_raw_param *pieces[MIME_PARAMS_MAX], *plain, *single;
 	struct mime_param *params;
@@ -366,7 +368,7 @@ mime_content_merge(struct fc_arena *a, struct mime_raw_param *raw, size_t n,
 			    1);
 		else
 			params[count].value = mime_content_plain_value(a,
-			    plain);
+			    plain, raw_boundary);
 		count++;
 	}
 	*count_r = count;
@@ -398,7 +400,7 @@ mime_content_params(struct fc_arena *a, const char *s, size_t i,
 		return NULL;
 	}
 	/* the merge is quadratic in n, which MIME_PARAMS_MAX bounds */
-	params = mime_content_merge(a, raw, n, count_r);
+	params = mime_content_merge(a, raw, n, boundary_r != NULL, count_r);
 	free(raw);
 	return params;
 }
