@@ -418,7 +418,7 @@ ctl_deliver(const char *conf, int argc, char **argv)
 			return EX_TEMPFAIL;
 		}
 	r = fc_deliver(core, argv[0], argc == 2 ? argv[1] : NULL, 0, NULL, fd,
-	    "", NULL, &err);
+	    "", NULL, NULL, &err);
 	close(fd);
 	ctl_unload(&core);
 	switch (r) {

@@ -48,7 +48,7 @@ enum fc_deliver_result
 fc_deliver(struct fc_core *core, const char *user, const char *folder,
     unsigned int flags, const char *const *keywords, int fd,
     const char *return_path, const char *delivered_to,
-    const char **error_r)
+    const char *headers, const char **error_r)
 {
 	struct fc_arena *a = fc_arena_new("deliver", 1024);
 	enum fc_deliver_result ret = FC_DELIVER_TEMPFAIL;
@@ -98,6 +98,8 @@ fc_deliver(struct fc_core *core, const char *user, const char *folder,
 	    delivered_to != NULL ? delivered_to : "",
 	    delivered_to != NULL ? "\r\n" : "");
 	if (fc_append_write(ap, trace, strlen(trace)) < 0
+	    || (headers != NULL && fc_append_write(ap, headers,
+	    strlen(headers)) < 0)
 	    || fc_append_write_fd(ap, fd) < 0) {
 		ret = deliver_error(st, error_r);
 		fc_append_abort(&ap);

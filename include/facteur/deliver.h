@@ -24,12 +24,14 @@ enum fc_deliver_result {
  * INBOX; a folder that does not exist is created, and if it cannot be,
  * the message goes to INBOX. return_path: the envelope sender ("" for
  * the null sender). delivered_to: the recipient address as given, or
- * NULL. flags, keywords: as for fc_append_begin(). *error_r says why,
+ * NULL. headers: more header fields to put on top (each ending in CRLF;
+ * Received, filter results), or NULL. flags, keywords: as for
+ * fc_append_begin(). *error_r says why,
  * for logs and replies; on FC_DELIVER_OK it names the mailbox used.
  */
 enum fc_deliver_result fc_deliver(struct fc_core *core, const char *user,
     const char *folder, unsigned int flags, const char *const *keywords,
     int fd, const char *return_path, const char *delivered_to,
-    const char **error_r);
+    const char *headers, const char **error_r);
 
 #endif

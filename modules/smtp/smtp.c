@@ -1,0 +1,167 @@
+/*
+ * smtp.c - the SMTP module: directives, the EHLO replies built once per
+ * configuration, and the protocol's entry points.
+ *
+ * The listener's kind says what a connection may do: `smtp` accepts mail
+ * for local domains from anyone and relays only for authenticated users
+ * or trusted networks; `submission` requires authentication before MAIL;
+ * `lmtp` delivers to local users and answers once per recipient.
+ */
+#define _GNU_SOURCE
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <facteur/arena.h>
+#include <facteur/conf.h>
+#include <facteur/log.h>
+#include <facteur/module.h>
+#include <facteur/session.h>
+
+#include "smtp.h"
+
+#define SMTP_OFF(field)	offsetof(struct smtp_conf, field)
+
+static const struct fc_directive smtp_directives[] = {
+	{ .name = "hostname", .type = FC_D_STRING, .offset = SMTP_OFF(hostname),
+	  .syntax = "NAME",
+	  .help = "name in the greeting, EHLO reply and Received fields; "
+	  "default: the server's hostname" },
+	{ .name = "greeting", .type = FC_D_STRING, .offset = SMTP_OFF(greeting),
+	  .def = "ESMTP", .syntax = "TEXT",
+	  .help = "text after the host name in the 220 greeting" },
+	{ .name = "local_domains", .type = FC_D_LIST,
+	  .offset = SMTP_OFF(local_domains), .def = "localhost",
+	  .syntax = "DOMAIN ...",
+	  .help = "domains whose mail is delivered here; recipients are "
+	  "checked against the users" },
+	{ .name = "aliases", .type = FC_D_PATH, .offset = SMTP_OFF(aliases),
+	  .syntax = "PATH",
+	  .help = "virtual aliases: lines \"address target, target\" "
+	  "(\"@domain\" catches a whole domain); read again when it changes" },
+	{ .name = "trusted_networks", .type = FC_D_LIST,
+	  .offset = SMTP_OFF(trusted_networks), .def = "127.0.0.0/8 ::1/128",
+	  .syntax = "CIDR ...",
+	  .help = "clients that may relay without authenticating" },
+	{ .name = "max_message_size", .type = FC_D_SIZE,
+	  .offset = SMTP_OFF(max_message_size), .def = "50M", .min = 1024,
+	  .max = 2LL * 1024 * 1024 * 1024, .syntax = "SIZE",
+	  .help = "largest message accepted (advertised with SIZE)" },
+	{ .name = "max_recipients", .type = FC_D_UINT,
+	  .offset = SMTP_OFF(max_recipients), .def = "1000", .min = 1,
+	  .max = 100000, .syntax = "N",
+	  .help = "recipients per message; more get 452 4.5.3" },
+	{ .name = "vrfy", .type = FC_D_BOOL, .offset = SMTP_OFF(vrfy),
+	  .def = "no", .syntax = "yes | no",
+	  .help = "answer VRFY with what we know (no: always 252)" },
+	{ .name = "reject_nul", .type = FC_D_BOOL,
+	  .offset = SMTP_OFF(reject_nul), .def = "yes", .syntax = "yes | no",
+	  .help = "refuse messages that contain NUL bytes (554 5.6.0)" },
+	{ .name = "spool_dir", .type = FC_D_PATH, .offset = SMTP_OFF(spool_dir),
+	  .syntax = "DIR",
+	  .help = "where message data waits while it is received; default "
+	  "STATE_DIR/spool" },
+	{ .name = "max_message_rate", .type = FC_D_UINT,
+	  .offset = SMTP_OFF(max_message_rate), .def = "0",
+	  .syntax = "N",
+	  .help = "messages per client IP within rate_window; 0: no limit" },
+	{ .name = "rate_window", .type = FC_D_TIME,
+	  .offset = SMTP_OFF(rate_window), .def = "1m", .min = 1000,
+	  .syntax = "TIME", .help = "the window of max_message_rate" },
+	{ .name = "sender_login_match", .type = FC_D_BOOL,
+	  .offset = SMTP_OFF(sender_login_match), .def = "yes",
+	  .syntax = "yes | no",
+	  .help = "on submission, the sender must be the authenticated "
+	  "user's address" },
+	{ .name = NULL }
+};
+
+/*
+ * The EHLO capabilities that do not depend on the session, as
+ * "NAME\n" lines; AUTH and STARTTLS are added per session.
+ */
+static char *
+smtp_make_ehlo(struct fc_arena *a, const struct smtp_conf *conf,
+    enum smtp_kind kind)
+{
+	return fc_arena_printf(a,
+	    "PIPELINING\nSIZE %llu\n8BITMIME\nSMTPUTF8\n"
+	    "ENHANCEDSTATUSCODES\nCHUNKING\n%s%s",
+	    (unsigned long long)conf->max_message_size,
+	    kind == SMTP_KIND_SUBMISSION ? "DSN\n" : "",
+	    conf->vrfy ? "VRFY\n" : "");
+}
+
+static int
+smtp_init(struct fc_core *core, void *confp, const char **error_r)
+{
+	struct smtp_conf *conf = confp;
+	struct fc_arena *a = fc_arena_new("smtp-conf", 1024);
+	int k;
+
+	if (smtp_policy_init(conf, error_r) < 0) {
+		fc_arena_free(&a);
+		return -1;
+	}
+	if (conf->spool_dir == NULL)
+		conf->spool_dir = fc_strdup(fc_arena_printf(a, "%s/spool",
+		    fc_core_state_dir(core)));
+	else
+		conf->spool_dir = fc_strdup(conf->spool_dir);
+	for (k = 0; k < 3; k++)
+		conf->ehlo[k] = fc_strdup(smtp_make_ehlo(a, conf, k));
+	fc_arena_free(&a);
+	return 0;
+}
+
+static void
+smtp_fini(struct fc_core *core, void *confp)
+{
+	struct smtp_conf *conf = confp;
+	int k;
+
+	(void)core;
+	for (k = 0; k < 3; k++)
+		free(conf->ehlo[k]);
+	free(conf->spool_dir);
+	smtp_policy_fini(conf);
+}
+
+static const char *const smtp_kinds[] = { "smtp", "submission", "lmtp",
+	NULL };
+static const char *const smtp_default_listen[] = { "127.0.0.1:2525",
+	NULL };
+static const char *const smtp_service_defaults[] = {
+	"max_line_length", "2k",
+	"max_errors", "10",
+	"idle_timeout", "5m",
+	NULL
+};
+
+static const struct fc_protocol_ops smtp_ops = {
+	.size = sizeof(struct fc_protocol_ops),
+	.default_listen = smtp_default_listen,
+	.listener_kinds = smtp_kinds,
+	.busy_reply = "421 4.7.0 Too many connections, try again later\r\n",
+	.service_defaults = smtp_service_defaults,
+	.start = smtp_start,
+	.line = smtp_line,
+	.line_too_long = smtp_line_too_long,
+	.spooled = smtp_spooled,
+	.timeout = smtp_timeout,
+	.stop = smtp_stop,
+	.end = smtp_end,
+};
+
+const struct fc_module fc_module_smtp = {
+	FC_MODULE_HEADER,
+	.name = "smtp",
+	.version = "1.0",
+	.kind = FC_MODULE_PROTOCOL,
+	.directives = smtp_directives,
+	.conf_size = sizeof(struct smtp_conf),
+	.init = smtp_init,
+	.fini = smtp_fini,
+	.ops = &smtp_ops,
+};

@@ -1,0 +1,380 @@
+/*
+ * smtp_data.c - the message: DATA and BDAT, the checks at its end, the
+ * filters' verdict, and delivery.
+ *
+ * The body goes to an anonymous spool file as it arrives (line ends made
+ * CRLF, dot-stuffing undone); nothing of it is held in memory. Our
+ * choices where RFC 5321 leaves some: a bare LF is accepted and made
+ * CRLF (as Postfix's default does); lines over 1,000 bytes are accepted
+ * and kept as they are for local delivery; NUL bytes are refused
+ * (reject_nul), since IMAP clients cannot take them.
+ *
+ * Local recipients are delivered before the reply, so 250 means the
+ * message is on stable storage in every mailbox. If a delivery fails for
+ * now, the whole message gets a temporary failure and the client sends
+ * it again: recipients that already got it may get it twice, which SMTP
+ * allows (at least once, never lost). LMTP answers per recipient
+ * instead, so nothing is delivered twice there.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <facteur/arena.h>
+#include <facteur/auth.h>
+#include <facteur/deliver.h>
+#include <facteur/envelope.h>
+#include <facteur/hook.h>
+#include <facteur/log.h>
+#include <facteur/session.h>
+
+#include "smtp.h"
+
+static bool
+data_ready(struct smtp_session *ss, enum fc_next *next_r)
+{
+	if (ss->state == SMTP_ST_RCPT || ss->state == SMTP_ST_BDAT)
+		return true;
+	if (ss->state == SMTP_ST_MAIL)
+		*next_r = smtp_error(ss, "554 5.5.1 Error: no valid "
+		    "recipients");
+	else
+		*next_r = smtp_error(ss, "503 5.5.1 Error: need RCPT command");
+	return false;
+}
+
+enum fc_next
+smtp_cmd_data(struct smtp_session *ss, char *arg)
+{
+	enum fc_next next;
+
+	if (arg != NULL)
+		return smtp_error(ss, "501 5.5.4 Syntax: DATA");
+	if (ss->state == SMTP_ST_BDAT)
+		return smtp_error(ss, "503 5.5.1 Error: DATA in the middle of "
+		    "BDAT");
+	if (!data_ready(ss, &next))
+		return next;
+	ss->spool_fd = smtp_spool_open(ss);
+	if (ss->spool_fd < 0) {
+		fc_log_session(ss->s, FC_LOG_ERROR, "event=error id=%s "
+		    "reason=\"spool: %s\"", ss->id, strerror(errno));
+		smtp_reply(ss, "451 4.3.0 Error: cannot store the message now");
+		smtp_transaction_reset(ss);
+		return FC_NEXT_CONTINUE;
+	}
+	smtp_reply(ss, "354 End data with <CR><LF>.<CR><LF>");
+	fc_session_spool_dot(ss->s, ss->spool_fd, ss->conf->max_message_size,
+	    FC_EOL_CRLF);
+	return FC_NEXT_CONTINUE;
+}
+
+enum fc_next
+smtp_cmd_bdat(struct smtp_session *ss, char *arg)
+{
+	unsigned long long n;
+	enum fc_next next;
+	char *end, *last;
+
+	if (arg == NULL || *arg < '0' || *arg > '9')
+		return smtp_error(ss, "501 5.5.4 Syntax: BDAT size [LAST]");
+	n = strtoull(arg, &end, 10);
+	last = end;
+	while (*last == ' ')
+		last++;
+	if (*last != '\0' && strcasecmp(last, "LAST") != 0)
+		return smtp_error(ss, "501 5.5.4 Syntax: BDAT size [LAST]");
+	if (!data_ready(ss, &next))
+		return next;
+	if (ss->state != SMTP_ST_BDAT) {
+		ss->spool_fd = smtp_spool_open(ss);
+		ss->bdat_size = 0;
+		ss->bdat_failed = ss->spool_fd < 0;
+		ss->state = SMTP_ST_BDAT;
+	}
+	ss->bdat_last = *last != '\0';
+	/* RFC 3030: the chunk is read whatever we think of it */
+	if (n > ss->conf->max_message_size
+	    || ss->bdat_size + n > ss->conf->max_message_size)
+		ss->bdat_failed = true;
+	ss->bdat_size += n;
+	if (n == 0) {
+		struct fc_spool_result r = { 0 };
+
+		return smtp_spooled(ss->s, &r);
+	}
+	/* a refused message still has its bytes read, into nowhere */
+	if (ss->bdat_failed && ss->spool_fd >= 0) {
+		close(ss->spool_fd);
+		ss->spool_fd = -1;
+	}
+	if (ss->spool_fd < 0)
+		ss->spool_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	fc_session_spool_bytes(ss->s, n, ss->spool_fd);
+	return FC_NEXT_CONTINUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* Received and the filters' header fields */
+
+static const char *
+data_protocol(struct smtp_session *ss)
+{
+	static const char *const names[] = {
+		"SMTP", "ESMTP", "ESMTPS", "ESMTPA", "ESMTPSA",
+	};
+	bool tls = fc_session_tls_active(ss->s);
+	bool auth = fc_session_user(ss->s) != NULL;
+
+	if (ss->kind == SMTP_KIND_LMTP)
+		return "LMTP";
+	if (!ss->esmtp)
+		return tls ? "SMTPS" : names[0];
+	return names[1 + (tls ? 1 : 0) + (auth ? 2 : 0)];
+}
+
+/* A value safe inside a header field: no line breaks, no controls. */
+static char *
+data_clean(struct fc_arena *a, const char *s, size_t max)
+{
+	size_t n = strlen(s), i;
+	char *out;
+
+	if (n > max)
+		n = max;
+	out = fc_arena_strndup(a, s, n);
+	for (i = 0; i < n; i++)
+		if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
+			out[i] = ' ';
+	return out;
+}
+
+static bool
+data_field_name(const char *name)
+{
+	if (*name == '\0' || strlen(name) > 64)
+		return false;
+	for (; *name != '\0'; name++)
+		if ((unsigned char)*name <= ' ' || (unsigned char)*name > '~'
+		    || *name == ':')
+			return false;
+	return true;
+}
+
+static char *
+data_headers(struct smtp_session *ss, struct fc_arena *a, const char *rcpt)
+{
+	struct fc_session *s = ss->s;
+	const char *name, *value, *tls = "";
+	char date[64];
+	size_t i;
+	time_t now = time(NULL);
+	struct tm tm;
+	char *out;
+
+	localtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	if (fc_session_tls_active(s))
+		tls = fc_arena_printf(a, "\r\n\t(using %s with cipher %s)",
+		    fc_session_tls_version(s), fc_session_tls_cipher(s));
+	out = fc_arena_printf(a, "Received: from %s ([%s])%s\r\n"
+	    "\tby %s (facteur) with %s id %s%s%s%s;\r\n\t%s\r\n",
+	    data_clean(a, ss->helo != NULL ? ss->helo : "unknown", 255),
+	    fc_session_peer_ip(s), tls, smtp_hostname(ss), data_protocol(ss),
+	    ss->id, rcpt != NULL ? "\r\n\tfor <" : "",
+	    rcpt != NULL ? data_clean(a, rcpt, 256) : "",
+	    rcpt != NULL ? ">" : "", date);
+	for (i = 0; fc_envelope_header_at(ss->env, i, &name, &value); i++) {
+		if (!data_field_name(name))
+			continue;
+		out = fc_arena_printf(a, "%s%s: %s\r\n", out, name,
+		    data_clean(a, value, 4000));
+	}
+	return out;
+}
+
+/* ------------------------------------------------------------------ */
+/* Delivery */
+
+static const char *
+data_deliver_reply(enum fc_deliver_result r)
+{
+	switch (r) {
+	case FC_DELIVER_OK:
+		return "250 2.0.0";
+	case FC_DELIVER_NOUSER:
+		return "550 5.1.1";
+	case FC_DELIVER_OVERQUOTA:
+		return "452 4.2.2";
+	case FC_DELIVER_PERMFAIL:
+		return "554 5.3.4";
+	default:
+		return "451 4.3.0";
+	}
+}
+
+/* Delivers to every recipient; LMTP replies per recipient. */
+static enum fc_next
+data_deliver(struct smtp_session *ss)
+{
+	struct fc_arena *a = fc_arena_new("smtp-deliver", 4096);
+	struct fc_core *core = fc_session_core(ss->s);
+	const char *folder = fc_envelope_folder(ss->env), *err, *shared;
+	enum fc_deliver_result r, worst = FC_DELIVER_OK;
+	/* Received names the recipient only when there is one (or LMTP,
+	 * which delivers each copy on its own) */
+	bool per_rcpt = ss->nrcpts == 1 || ss->kind == SMTP_KIND_LMTP;
+	size_t i, ok = 0;
+
+	shared = per_rcpt ? NULL : data_headers(ss, a, NULL);
+	for (i = 0; i < ss->nrcpts; i++) {
+		struct smtp_rcpt *rc = &ss->rcpts[i];
+		const char *headers = per_rcpt ? data_headers(ss, a,
+		    rc->orcpt != NULL ? rc->orcpt : rc->address) : shared;
+
+		r = fc_deliver(core, rc->user, folder, 0, NULL, ss->spool_fd,
+		    ss->sender.address, rc->address, headers, &err);
+		fc_log_session(ss->s, r == FC_DELIVER_OK ? FC_LOG_INFO :
+		    FC_LOG_NOTICE, "event=deliver id=%s rcpt=<%s> user=\"%s\" "
+		    "result=%s %s=\"%s\"", ss->id,
+		    fc_log_quote(a, rc->address, 256),
+		    fc_log_quote(a, rc->user, 256),
+		    r == FC_DELIVER_OK ? "ok" : "fail",
+		    r == FC_DELIVER_OK ? "folder" : "reason",
+		    fc_log_quote(a, err, 200));
+		if (ss->kind == SMTP_KIND_LMTP) {
+			smtp_reply(ss, "%s <%s> %s", data_deliver_reply(r),
+			    rc->address, r == FC_DELIVER_OK ? "Ok" : err);
+			continue;
+		}
+		if (r == FC_DELIVER_OK)
+			ok++;
+		else if (worst == FC_DELIVER_OK || r == FC_DELIVER_TEMPFAIL
+		    || r == FC_DELIVER_OVERQUOTA)
+			worst = r;
+	}
+	if (ss->kind != SMTP_KIND_LMTP) {
+		if (worst == FC_DELIVER_OK) {
+			smtp_reply(ss, "250 2.0.0 Ok: queued as %s", ss->id);
+			ss->messages++;
+		} else if (worst == FC_DELIVER_PERMFAIL && ok == 0)
+			smtp_reply(ss, "554 5.3.4 Message refused");
+		else
+			/* send it again: better twice than lost */
+			smtp_reply(ss, "%s Delivery failed for now, try again "
+			    "later", data_deliver_reply(
+			    worst == FC_DELIVER_OVERQUOTA ? worst :
+			    FC_DELIVER_TEMPFAIL));
+	}
+	fc_arena_free(&a);
+	smtp_transaction_reset(ss);
+	return FC_NEXT_CONTINUE;
+}
+
+/* The same refusal for every recipient, once over SMTP, per recipient
+ * over LMTP. */
+static enum fc_next
+data_refuse_all(struct smtp_session *ss, const char *reply)
+{
+	size_t i;
+
+	if (ss->kind != SMTP_KIND_LMTP)
+		smtp_reply(ss, "%s", reply);
+	else
+		for (i = 0; i < ss->nrcpts; i++)
+			smtp_reply(ss, "%s", reply);
+	smtp_transaction_reset(ss);
+	return FC_NEXT_CONTINUE;
+}
+
+static enum fc_next
+data_verdict(struct smtp_session *ss, enum fc_verdict v)
+{
+	const char *reply = fc_envelope_reply(ss->env);
+
+	switch (v) {
+	case FC_REJECT:
+		return data_refuse_all(ss, reply != NULL ? reply :
+		    "550 5.7.1 Message rejected");
+	case FC_TEMPFAIL:
+		return data_refuse_all(ss, reply != NULL ? reply :
+		    "451 4.7.1 Try again later");
+	case FC_DISCONNECT:
+		smtp_reply(ss, "%s", reply != NULL ? reply :
+		    "421 4.7.0 Closing the connection");
+		return FC_NEXT_CLOSE;
+	default:
+		return data_deliver(ss);
+	}
+}
+
+static void
+data_hook_done(struct fc_session *s, enum fc_verdict v, void *arg)
+{
+	struct smtp_session *ss = fc_session_data(s);
+
+	(void)arg;
+	fc_session_resume(s, data_verdict(ss, v));
+}
+
+static enum fc_next
+data_finish(struct smtp_session *ss, const struct fc_spool_result *r,
+    uint64_t size)
+{
+	enum fc_verdict v;
+
+	fc_log_session(ss->s, FC_LOG_INFO, "event=data id=%s size=%llu "
+	    "rcpts=%zu%s%s", ss->id, (unsigned long long)size, ss->nrcpts,
+	    r != NULL && r->bare_lf > 0 ? " bare_lf=yes" : "",
+	    r != NULL && r->nul > 0 ? " nul=yes" : "");
+	if (r != NULL && r->too_big)
+		return data_refuse_all(ss, "552 5.3.4 Message size exceeds "
+		    "fixed limit");
+	if (r != NULL && r->error != 0) {
+		fc_log_session(ss->s, FC_LOG_ERROR, "event=error id=%s "
+		    "reason=\"spool: %s\"", ss->id, strerror(r->error));
+		return data_refuse_all(ss, "451 4.3.0 Error: cannot store the "
+		    "message now");
+	}
+	if (r != NULL && r->nul > 0 && ss->conf->reject_nul)
+		return data_refuse_all(ss, "554 5.6.0 Message contains NUL "
+		    "characters");
+	fc_envelope_set_message(ss->env, ss->spool_fd, size);
+	v = fc_hook_run(ss->s, FC_HOOK_SMTP_DATA, ss->env, data_hook_done,
+	    NULL);
+	if (v == FC_PENDING)
+		return FC_NEXT_WAIT;
+	return data_verdict(ss, v);
+}
+
+/* The core finished reading a DATA body or a BDAT chunk. */
+enum fc_next
+smtp_spooled(struct fc_session *s, const struct fc_spool_result *r)
+{
+	struct smtp_session *ss = fc_session_data(s);
+
+	if (ss->state != SMTP_ST_BDAT)
+		return data_finish(ss, r, r->size);
+	if (!ss->bdat_last) {
+		smtp_reply(ss, "250 2.0.0 %llu bytes received",
+		    (unsigned long long)r->received);
+		return FC_NEXT_CONTINUE;
+	}
+	if (ss->bdat_failed)
+		return data_refuse_all(ss, ss->bdat_size >
+		    ss->conf->max_message_size ?
+		    "552 5.3.4 Message size exceeds fixed limit" :
+		    "451 4.3.0 Error: cannot store the message now");
+	{
+		struct fc_spool_result whole = *r;
+
+		whole.size = ss->bdat_size;
+		return data_finish(ss, &whole, ss->bdat_size);
+	}
+}
