@@ -424,9 +424,34 @@ test_values(void)
 	/* the configuration facteurd runs without one must load */
 	core = load(NULL, 1);
 	if (ok(core != NULL, "embedded default: loads")) {
-		ok(core->nservices == 1 && core->services[0]->sc.listens &&
-		    strcmp(core->services[0]->sc.listens->text,
-		    "127.0.0.1:7007") == 0, "embedded default: echo on 7007");
+		const struct fc_service *echo = NULL, *smtp = NULL;
+		size_t i;
+		int kinds = 0;
+
+		for (i = 0; i < core->nservices; i++) {
+			if (strcmp(core->services[i]->module->name, "echo") == 0)
+				echo = core->services[i];
+			if (strcmp(core->services[i]->module->name, "smtp") == 0)
+				smtp = core->services[i];
+		}
+		ok(core->nservices == 2, "embedded default: two services");
+		ok(echo != NULL && echo->sc.listens != NULL &&
+		    strcmp(echo->sc.listens->text, "127.0.0.1:7007") == 0,
+		    "embedded default: echo on 7007");
+		for (l = smtp != NULL ? smtp->sc.listens : NULL; l != NULL;
+		    l = l->next) {
+			if (strcmp(l->text, "127.0.0.1:2525") == 0
+			    && strcmp(l->kind, "smtp") == 0)
+				kinds |= 1;
+			if (strcmp(l->text, "127.0.0.1:2587") == 0
+			    && strcmp(l->kind, "submission") == 0)
+				kinds |= 2;
+			if (strcmp(l->text, "127.0.0.1:2424") == 0
+			    && strcmp(l->kind, "lmtp") == 0)
+				kinds |= 4;
+		}
+		is_int(kinds, 7, "embedded default: smtp, submission and lmtp "
+		    "on unprivileged loopback ports");
 		ok(core->cc.auth != NULL && core->cc.auth[0] != NULL &&
 		    strcmp(core->cc.auth[0], "passwd-file") == 0,
 		    "embedded default: auth passwd-file");
