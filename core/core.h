@@ -97,6 +97,7 @@ struct fc_service {
 struct fc_storage_backend;
 struct fc_hook_entry;
 struct fc_hook_run;
+struct fc_process;
 
 struct fc_auth_backend {
 	const char *name;
@@ -148,6 +149,7 @@ struct fc_core {
 	struct fc_auth_backend *backends;
 	struct fc_storage_backend *storages;
 	struct fc_hook_entry *hooks[FC_HOOK__COUNT];
+	struct fc_process *processes;
 	int facility;			/* syslog facility value */
 	char *hostname;			/* resolved */
 };
@@ -224,6 +226,11 @@ void fc_sessions_stop(void);
 void fc_sessions_close_all(void);
 unsigned int fc_sessions_count(void);
 uint64_t fc_now_ms(void);
+
+/* process.c */
+unsigned int fc_process_count(const struct fc_core *core);
+void fc_process_main(struct fc_core *core, unsigned int index,
+    int master_fd, int ready_fd) __attribute__((noreturn));
 
 /* master.c */
 int fc_master_run(const char *conf_path, bool foreground);

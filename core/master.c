@@ -66,6 +66,7 @@ struct worker {
 struct generation {
 	struct fc_core *core;
 	unsigned int nworkers;		/* wanted */
+	unsigned int nchildren;		/* workers, then module processes */
 	unsigned int alive;
 	unsigned int ready;
 	unsigned int quick_deaths;	/* in a row */
@@ -228,7 +229,11 @@ master_spawn(struct generation *g, unsigned int index)
 		close(ready_pipe[0]);
 		close(signal_fd);
 		master_close_unused(g->core, false);
-		fc_worker_main(g->core, slot, alive_pipe[0], ready_pipe[1]);
+		if (index < g->nworkers)
+			fc_worker_main(g->core, slot, alive_pipe[0],
+			    ready_pipe[1]);
+		fc_process_main(g->core, index - g->nworkers, alive_pipe[0],
+		    ready_pipe[1]);
 	}
 	workers[slot].pid = pid;
 	workers[slot].gen = g;
@@ -276,7 +281,8 @@ master_new_generation(struct fc_core *core)
 	g = fc_calloc(1, sizeof(*g));
 	g->core = core;
 	g->nworkers = fc_core_worker_count(core);
-	g->restart_at = fc_calloc(g->nworkers, sizeof(*g->restart_at));
+	g->nchildren = g->nworkers + fc_process_count(core);
+	g->restart_at = fc_calloc(g->nchildren, sizeof(*g->restart_at));
 	g->next = generations;
 	generations = g;
 	return g;
@@ -370,7 +376,7 @@ master_run_restarts(void)
 
 	if (g == NULL || shutting_down)
 		return;
-	for (i = 0; i < g->nworkers; i++) {
+	for (i = 0; i < g->nchildren; i++) {
 		if (g->restart_at[i] != 0 && g->restart_at[i] <= now) {
 			g->restart_at[i] = 0;
 			if (master_spawn(g, i) < 0)
@@ -389,7 +395,7 @@ master_next_timer(void)
 	unsigned int i;
 
 	if (current != NULL && !shutting_down)
-		for (i = 0; i < current->nworkers; i++)
+		for (i = 0; i < current->nchildren; i++)
 			if (current->restart_at[i] != 0 &&
 			    (next == 0 || current->restart_at[i] < next))
 				next = current->restart_at[i];
@@ -448,7 +454,7 @@ master_wait_ready(struct generation *g, int *pending)
 	int sig;
 
 	g->starting = true;
-	while (g->ready < g->nworkers && !g->failed) {
+	while (g->ready < g->nchildren && !g->failed) {
 		if (fc_now_ms() > deadline) {
 			fc_log(FC_LOG_ERROR, "master: workers not ready after "
 			    "60s");
@@ -458,7 +464,7 @@ master_wait_ready(struct generation *g, int *pending)
 			*pending = sig == SIGHUP ? SIGHUP : SIGTERM;
 	}
 	g->starting = false;
-	return g->ready == g->nworkers && !g->failed ? 0 : -1;
+	return g->ready == g->nchildren && !g->failed ? 0 : -1;
 }
 
 /* Stops the workers of a generation that failed to start, for good. */
@@ -512,10 +518,10 @@ master_reload(int *pending)
 	}
 	master_apply_log(core);
 	g = master_new_generation(core);
-	for (i = 0; i < g->nworkers; i++)
+	for (i = 0; i < g->nchildren; i++)
 		if (master_spawn(g, i) < 0)
 			break;
-	if (i < g->nworkers || master_wait_ready(g, pending) < 0) {
+	if (i < g->nchildren || master_wait_ready(g, pending) < 0) {
 		fc_log(FC_LOG_ERROR, "master: reload failed: new workers did "
 		    "not start; keeping the running configuration");
 		master_kill_generation(g);
@@ -760,7 +766,7 @@ fc_master_run(const char *conf_path, bool foreground)
 	if (master_channels() < 0)
 		return master_fail(&report_fd, "cannot set up signals");
 
-	nslots = g->nworkers * 4 + 4;
+	nslots = g->nchildren * 4 + 4;
 	if (nslots > WORKER_SLOTS_MAX)
 		nslots = WORKER_SLOTS_MAX;
 	if (fc_iptable_create(nslots,
@@ -780,10 +786,10 @@ fc_master_run(const char *conf_path, bool foreground)
 	}
 
 	/* the workers drop privileges themselves (worker.c) */
-	for (i = 0; i < g->nworkers; i++)
+	for (i = 0; i < g->nchildren; i++)
 		if (master_spawn(g, i) < 0)
 			break;
-	if (i < g->nworkers || master_wait_ready(g, &pending) < 0) {
+	if (i < g->nchildren || master_wait_ready(g, &pending) < 0) {
 		fc_log(FC_LOG_ERROR, "master: workers failed to start");
 		master_kill_generation(g);
 		return master_fail(&report_fd, NULL);
