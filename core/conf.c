@@ -112,6 +112,10 @@ const struct fc_directive fc_core_directives[] = {
 	{ .name = "auth", .type = FC_D_LIST, .offset = CORE_OFF(auth),
 	  .def = "passwd-file", .syntax = "BACKEND ...",
 	  .help = "authentication back ends asked, in order" },
+	{ .name = "dns_servers", .type = FC_D_LIST,
+	  .offset = CORE_OFF(dns_servers), .syntax = "ADDRESS[:PORT] ...",
+	  .help = "name servers for DNS lookups; default: those of "
+	  "/etc/resolv.conf" },
 	{ .name = "storage", .type = FC_D_STRING, .offset = CORE_OFF(storage),
 	  .def = "maildir", .syntax = "BACKEND",
 	  .help = "storage back end for users whose mail location does not "

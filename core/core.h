@@ -119,6 +119,7 @@ struct fc_core_conf {
 	char *hostname;
 	char **auth;
 	char *storage;
+	char **dns_servers;
 	uint64_t auth_failure_delay;
 	unsigned int auth_max_failures;
 	uint64_t auth_failure_window;
@@ -226,6 +227,9 @@ void fc_sessions_stop(void);
 void fc_sessions_close_all(void);
 unsigned int fc_sessions_count(void);
 uint64_t fc_now_ms(void);
+
+/* dns.c */
+void fc_dns_configure(char *const *servers);
 
 /* process.c */
 unsigned int fc_process_count(const struct fc_core *core);

@@ -164,6 +164,7 @@ fc_process_main(struct fc_core *core, unsigned int index, int master_fd,
 	if (process_base == NULL)
 		_exit(2);
 	fc_worker_use_base(process_base);
+	fc_dns_configure(core->cc.dns_servers);
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		ev = evsignal_new(process_base, sigs[i], process_signal_cb, core);
 		evsignal_add(ev, NULL);

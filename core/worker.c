@@ -308,6 +308,7 @@ fc_worker_main(struct fc_core *core, unsigned int slot, int master_fd,
 		fc_log(FC_LOG_ERROR, "worker: cannot create the event loop");
 		_exit(EXIT_STARTUP_FAILED);
 	}
+	fc_dns_configure(core->cc.dns_servers);
 	if (fc_core_worker_init_modules(core) < 0)
 		_exit(EXIT_STARTUP_FAILED);
 	if (worker_listen(core) < 0)
