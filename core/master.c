@@ -273,6 +273,16 @@ master_free_generation(struct generation *g)
 	free(g);
 }
 
+/* Workers, then the modules' processes (known after their init). */
+static void
+master_size_generation(struct generation *g)
+{
+	g->nworkers = fc_core_worker_count(g->core);
+	g->nchildren = g->nworkers + fc_process_count(g->core);
+	free(g->restart_at);
+	g->restart_at = fc_calloc(g->nchildren, sizeof(*g->restart_at));
+}
+
 static struct generation *
 master_new_generation(struct fc_core *core)
 {
@@ -280,9 +290,7 @@ master_new_generation(struct fc_core *core)
 
 	g = fc_calloc(1, sizeof(*g));
 	g->core = core;
-	g->nworkers = fc_core_worker_count(core);
-	g->nchildren = g->nworkers + fc_process_count(core);
-	g->restart_at = fc_calloc(g->nchildren, sizeof(*g->restart_at));
+	master_size_generation(g);
 	g->next = generations;
 	generations = g;
 	return g;
@@ -754,10 +762,12 @@ fc_master_run(const char *conf_path, bool foreground)
 		fc_core_free(&core);
 		return 1;
 	}
-	/* from here on, master_fail() cleans up the generation */
+	/* from here on, master_fail() cleans up the generation; its
+	 * size is known once the modules have registered their processes */
 	g = master_new_generation(core);
 	if (fc_core_init_modules(core) < 0 || master_bind(core) < 0)
 		return master_fail(&report_fd, NULL);
+	master_size_generation(g);
 	master_raise_nofile(core);
 	signal(SIGPIPE, SIG_IGN);
 	if (!foreground && master_daemonize(&report_fd) < 0)

@@ -17,11 +17,15 @@
 #include <facteur/conf.h>
 #include <facteur/log.h>
 #include <facteur/module.h>
+#include <facteur/process.h>
 #include <facteur/session.h>
 
 #include "smtp.h"
 
 #define SMTP_OFF(field)	offsetof(struct smtp_conf, field)
+
+static const char *smtp_set_route(struct fc_conf_ctx *cx, void *conf,
+    const char *const *args, size_t nargs);
 
 static const struct fc_directive smtp_directives[] = {
 	{ .name = "hostname", .type = FC_D_STRING, .offset = SMTP_OFF(hostname),
@@ -74,8 +78,66 @@ static const struct fc_directive smtp_directives[] = {
 	  .syntax = "yes | no",
 	  .help = "on submission, the sender must be the authenticated "
 	  "user's address" },
+	{ .name = "queue_dir", .type = FC_D_PATH, .offset = SMTP_OFF(queue_dir),
+	  .syntax = "DIR",
+	  .help = "the outbound queue; default STATE_DIR/queue" },
+	{ .name = "relay_host", .type = FC_D_STRING,
+	  .offset = SMTP_OFF(relay_host), .syntax = "HOST[:PORT]",
+	  .help = "send all outgoing mail through this host (a smarthost) "
+	  "instead of looking up MX records" },
+	{ .name = "route", .type = FC_D_CUSTOM, .flags = FC_DF_MULTI,
+	  .set = smtp_set_route, .syntax = "DOMAIN|* HOST[:PORT]",
+	  .help = "send a domain's mail to this host; * for every domain "
+	  "without its own route; may be repeated" },
+	{ .name = "queue_lifetime", .type = FC_D_TIME,
+	  .offset = SMTP_OFF(queue_lifetime), .def = "5d", .min = 1000,
+	  .syntax = "TIME",
+	  .help = "how long a message may wait before it is returned" },
+	{ .name = "retry_min", .type = FC_D_TIME,
+	  .offset = SMTP_OFF(retry_min), .def = "5m", .min = 1000,
+	  .syntax = "TIME",
+	  .help = "delay before the first retry; it doubles each time" },
+	{ .name = "retry_max", .type = FC_D_TIME,
+	  .offset = SMTP_OFF(retry_max), .def = "1h", .min = 1000,
+	  .syntax = "TIME", .help = "the longest delay between retries" },
+	{ .name = "queue_concurrency", .type = FC_D_UINT,
+	  .offset = SMTP_OFF(queue_concurrency), .def = "20", .min = 1,
+	  .max = 1000, .syntax = "N",
+	  .help = "messages sent at the same time" },
+	{ .name = "send_timeout", .type = FC_D_TIME,
+	  .offset = SMTP_OFF(send_timeout), .def = "5m", .min = 100,
+	  .syntax = "TIME",
+	  .help = "time the next hop may take to answer each step" },
+	{ .name = "tls_outbound", .type = FC_D_BOOL,
+	  .offset = SMTP_OFF(tls_outbound), .def = "yes",
+	  .syntax = "yes | no",
+	  .help = "use STARTTLS when the next hop offers it (certificates "
+	  "are not checked: opportunistic TLS)" },
+	{ .name = "queue_fsync", .type = FC_D_BOOL,
+	  .offset = SMTP_OFF(queue_fsync), .def = "yes", .syntax = "yes | no",
+	  .help = "make queue files durable before answering (turn off only "
+	  "for tests)" },
 	{ .name = NULL }
 };
+
+static const char *
+smtp_set_route(struct fc_conf_ctx *cx, void *confp, const char *const *args,
+    size_t nargs)
+{
+	struct smtp_conf *conf = confp;
+	struct smtp_route *routes;
+
+	if (nargs != 2)
+		return "takes a domain (or *) and a host[:port]";
+	routes = fc_conf_alloc(cx, (conf->nroutes + 1) * sizeof(*routes));
+	if (conf->nroutes > 0)
+		memcpy(routes, conf->routes, conf->nroutes * sizeof(*routes));
+	routes[conf->nroutes].domain = fc_conf_strdup(cx, args[0]);
+	routes[conf->nroutes].dest = fc_conf_strdup(cx, args[1]);
+	conf->routes = routes;
+	conf->nroutes++;
+	return NULL;
+}
 
 /*
  * The EHLO capabilities that do not depend on the session, as
@@ -109,6 +171,18 @@ smtp_init(struct fc_core *core, void *confp, const char **error_r)
 		    fc_core_state_dir(core)));
 	else
 		conf->spool_dir = fc_strdup(conf->spool_dir);
+	if (conf->queue_dir == NULL)
+		conf->queue_dir = fc_strdup(fc_arena_printf(a, "%s/queue",
+		    fc_core_state_dir(core)));
+	else
+		conf->queue_dir = fc_strdup(conf->queue_dir);
+	if (conf->retry_max < conf->retry_min)
+		conf->retry_max = conf->retry_min;
+	if (fc_process_add(core, "smtp-queue", &smtp_runner_ops, conf,
+	    error_r) < 0) {
+		fc_arena_free(&a);
+		return -1;
+	}
 	for (k = 0; k < 3; k++)
 		conf->ehlo[k] = fc_strdup(smtp_make_ehlo(a, conf, k));
 	fc_arena_free(&a);
@@ -125,6 +199,7 @@ smtp_fini(struct fc_core *core, void *confp)
 	for (k = 0; k < 3; k++)
 		free(conf->ehlo[k]);
 	free(conf->spool_dir);
+	free(conf->queue_dir);
 	smtp_policy_fini(conf);
 }
 

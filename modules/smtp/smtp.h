@@ -35,6 +35,13 @@ struct smtp_net {
 };
 
 struct smtp_alias;			/* smtp_alias.c */
+struct smtp_qentry;
+
+/* route DOMAIN HOST[:PORT] */
+struct smtp_route {
+	char *domain;			/* or "*" */
+	char *dest;
+};
 
 struct smtp_conf {
 	char *hostname;			/* NULL: the core's */
@@ -50,6 +57,17 @@ struct smtp_conf {
 	unsigned int max_message_rate;
 	uint64_t rate_window;
 	bool sender_login_match;
+	char *queue_dir;		/* NULL: state_dir/queue */
+	char *relay_host;
+	struct smtp_route *routes;
+	size_t nroutes;
+	uint64_t queue_lifetime;
+	uint64_t retry_min;
+	uint64_t retry_max;
+	unsigned int queue_concurrency;
+	uint64_t send_timeout;
+	bool tls_outbound;
+	bool queue_fsync;
 
 	/* made by init */
 	struct smtp_net *nets;
@@ -164,11 +182,19 @@ int smtp_policy_init(struct smtp_conf *conf, const char **error_r);
 void smtp_policy_fini(struct smtp_conf *conf);
 bool smtp_peer_trusted(const struct smtp_conf *conf, struct fc_session *s);
 bool smtp_domain_is_local(const struct smtp_conf *conf, const char *domain);
+char *smtp_local_user(const struct smtp_conf *conf, struct fc_core *core,
+    struct fc_arena *a, const char *address);
 /* What to do with a recipient: 0 accept (user set for local ones), or
  * -1 with the reply in *reply_r. */
 int smtp_policy_rcpt(struct smtp_session *ss, const struct smtp_path *p,
     struct fc_arena *a, char ***targets_r, char ***users_r, size_t *n_r,
     const char **reply_r);
+
+/* smtp_runner.c, smtp_bounce.c */
+extern const struct fc_process_ops smtp_runner_ops;
+struct fc_core;
+int smtp_bounce(const struct smtp_conf *conf, const char *dir,
+    struct fc_core *core, struct smtp_qentry *e);
 
 /* smtp_alias.c */
 struct smtp_alias *smtp_alias_open(const char *path, const char **error_r);

@@ -9,12 +9,10 @@
  * and kept as they are for local delivery; NUL bytes are refused
  * (reject_nul), since IMAP clients cannot take them.
  *
- * Local recipients are delivered before the reply, so 250 means the
- * message is on stable storage in every mailbox. If a delivery fails for
- * now, the whole message gets a temporary failure and the client sends
- * it again: recipients that already got it may get it twice, which SMTP
- * allows (at least once, never lost). LMTP answers per recipient
- * instead, so nothing is delivered twice there.
+ * Local recipients are delivered before the reply; the others, and
+ * local ones whose delivery failed, are put in the outbound queue, so
+ * 250 means the message is on stable storage in every mailbox or in the
+ * queue. LMTP answers per recipient instead and never queues.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,6 +33,7 @@
 #include <facteur/session.h>
 
 #include "smtp.h"
+#include "smtp_queue.h"
 
 static bool
 data_ready(struct smtp_session *ss, enum fc_next *next_r)
@@ -202,6 +201,19 @@ data_headers(struct smtp_session *ss, struct fc_arena *a, const char *rcpt)
 /* ------------------------------------------------------------------ */
 /* Delivery */
 
+static void
+data_log_delivery(struct smtp_session *ss, struct fc_arena *a,
+    const struct smtp_rcpt *rc, enum fc_deliver_result r, const char *err)
+{
+	fc_log_session(ss->s, r == FC_DELIVER_OK ? FC_LOG_INFO :
+	    FC_LOG_NOTICE, "event=deliver id=%s rcpt=<%s> user=\"%s\" "
+	    "result=%s %s=\"%s\"", ss->id,
+	    fc_log_quote(a, rc->address, 256), fc_log_quote(a, rc->user, 256),
+	    r == FC_DELIVER_OK ? "ok" : "fail",
+	    r == FC_DELIVER_OK ? "folder" : "reason",
+	    fc_log_quote(a, err, 200));
+}
+
 static const char *
 data_deliver_reply(enum fc_deliver_result r)
 {
@@ -219,59 +231,132 @@ data_deliver_reply(enum fc_deliver_result r)
 	}
 }
 
-/* Delivers to every recipient; LMTP replies per recipient. */
+/* LMTP: delivers to every recipient and answers for each. */
+static enum fc_next
+data_deliver_lmtp(struct smtp_session *ss)
+{
+	struct fc_arena *a = fc_arena_new("smtp-deliver", 4096);
+	struct fc_core *core = fc_session_core(ss->s);
+	const char *folder = fc_envelope_folder(ss->env), *err;
+	enum fc_deliver_result r;
+	size_t i;
+
+	for (i = 0; i < ss->nrcpts; i++) {
+		struct smtp_rcpt *rc = &ss->rcpts[i];
+
+		r = fc_deliver(core, rc->user, folder, 0, NULL, ss->spool_fd,
+		    ss->sender.address, rc->address, data_headers(ss, a,
+		    rc->orcpt != NULL ? rc->orcpt : rc->address), &err);
+		data_log_delivery(ss, a, rc, r, err);
+		smtp_reply(ss, "%s <%s> %s", data_deliver_reply(r),
+		    rc->address, r == FC_DELIVER_OK ? "Ok" : err);
+	}
+	fc_arena_free(&a);
+	smtp_transaction_reset(ss);
+	return FC_NEXT_CONTINUE;
+}
+
+/* The envelope lines for the queue: our header fields, one a line. */
+static void
+data_queue_headers(struct smtp_qentry *e, const char *headers)
+{
+	const char *p = headers, *nl;
+
+	while ((nl = strstr(p, "\r\n")) != NULL) {
+		if (e->nheaders % 8 == 0) {
+			const char **more = fc_arena_alloc(e->arena,
+			    (e->nheaders + 8) * sizeof(*more));
+
+			if (e->nheaders > 0)
+				memcpy(more, e->headers, e->nheaders *
+				    sizeof(*more));
+			e->headers = more;
+		}
+		e->headers[e->nheaders++] = fc_arena_strndup(e->arena, p,
+		    (size_t)(nl - p));
+		p = nl + 2;
+	}
+}
+
+/*
+ * SMTP: local recipients are delivered now; the others, and local ones
+ * whose delivery failed, go into the outbound queue (retried, or
+ * reported to the sender). 250 once every recipient is either in a
+ * mailbox or in the queue, both on stable storage.
+ */
 static enum fc_next
 data_deliver(struct smtp_session *ss)
 {
 	struct fc_arena *a = fc_arena_new("smtp-deliver", 4096);
 	struct fc_core *core = fc_session_core(ss->s);
-	const char *folder = fc_envelope_folder(ss->env), *err, *shared;
-	enum fc_deliver_result r, worst = FC_DELIVER_OK;
-	/* Received names the recipient only when there is one (or LMTP,
-	 * which delivers each copy on its own) */
-	bool per_rcpt = ss->nrcpts == 1 || ss->kind == SMTP_KIND_LMTP;
-	size_t i, ok = 0;
+	const char *folder = fc_envelope_folder(ss->env), *err;
+	struct smtp_qentry *qe = NULL;
+	enum fc_deliver_result r = FC_DELIVER_OK;
+	const char *headers;
+	size_t i;
 
-	shared = per_rcpt ? NULL : data_headers(ss, a, NULL);
+	headers = data_headers(ss, a, ss->nrcpts == 1 ? (ss->rcpts[0].orcpt
+	    != NULL ? ss->rcpts[0].orcpt : ss->rcpts[0].address) : NULL);
 	for (i = 0; i < ss->nrcpts; i++) {
 		struct smtp_rcpt *rc = &ss->rcpts[i];
-		const char *headers = per_rcpt ? data_headers(ss, a,
-		    rc->orcpt != NULL ? rc->orcpt : rc->address) : shared;
+		struct smtp_qrcpt *qr;
 
-		r = fc_deliver(core, rc->user, folder, 0, NULL, ss->spool_fd,
-		    ss->sender.address, rc->address, headers, &err);
-		fc_log_session(ss->s, r == FC_DELIVER_OK ? FC_LOG_INFO :
-		    FC_LOG_NOTICE, "event=deliver id=%s rcpt=<%s> user=\"%s\" "
-		    "result=%s %s=\"%s\"", ss->id,
-		    fc_log_quote(a, rc->address, 256),
-		    fc_log_quote(a, rc->user, 256),
-		    r == FC_DELIVER_OK ? "ok" : "fail",
-		    r == FC_DELIVER_OK ? "folder" : "reason",
-		    fc_log_quote(a, err, 200));
-		if (ss->kind == SMTP_KIND_LMTP) {
-			smtp_reply(ss, "%s <%s> %s", data_deliver_reply(r),
-			    rc->address, r == FC_DELIVER_OK ? "Ok" : err);
-			continue;
+		if (rc->user != NULL) {
+			r = fc_deliver(core, rc->user, folder, 0, NULL,
+			    ss->spool_fd, ss->sender.address, rc->address,
+			    headers, &err);
+			data_log_delivery(ss, a, rc, r, err);
+			if (r == FC_DELIVER_OK)
+				continue;
 		}
-		if (r == FC_DELIVER_OK)
-			ok++;
-		else if (worst == FC_DELIVER_OK || r == FC_DELIVER_TEMPFAIL
-		    || r == FC_DELIVER_OVERQUOTA)
-			worst = r;
+		if (qe == NULL) {
+			qe = smtp_queue_new(ss->id);
+			qe->created = qe->next = (int64_t)time(NULL);
+			qe->sender = fc_arena_strdup(qe->arena,
+			    ss->sender.address);
+			qe->ret = ss->dsn_ret;
+			qe->envid = ss->dsn_envid != NULL ?
+			    fc_arena_strdup(qe->arena, ss->dsn_envid) : NULL;
+			data_queue_headers(qe, headers);
+		}
+		qr = smtp_queue_add_rcpt(qe);
+		qr->address = fc_arena_strdup(qe->arena, rc->address);
+		qr->orcpt = rc->orcpt != NULL ? fc_arena_strdup(qe->arena,
+		    rc->orcpt) : NULL;
+		qr->notify = rc->notify;
+		qr->user = rc->user != NULL ? fc_arena_strdup(qe->arena,
+		    rc->user) : NULL;
+		qr->reply = fc_arena_strdup(qe->arena, "");
+		if (rc->user != NULL && (r == FC_DELIVER_NOUSER
+		    || r == FC_DELIVER_PERMFAIL)) {
+			/* refused for good after we said yes: a report */
+			qr->state = SMTP_Q_FAILED;
+			qr->reply = fc_arena_printf(qe->arena, "%s %s",
+			    data_deliver_reply(r), err);
+		}
 	}
-	if (ss->kind != SMTP_KIND_LMTP) {
-		if (worst == FC_DELIVER_OK) {
-			smtp_reply(ss, "250 2.0.0 Ok: queued as %s", ss->id);
-			ss->messages++;
-		} else if (worst == FC_DELIVER_PERMFAIL && ok == 0)
-			smtp_reply(ss, "554 5.3.4 Message refused");
-		else
-			/* send it again: better twice than lost */
-			smtp_reply(ss, "%s Delivery failed for now, try again "
-			    "later", data_deliver_reply(
-			    worst == FC_DELIVER_OVERQUOTA ? worst :
-			    FC_DELIVER_TEMPFAIL));
+	if (qe != NULL) {
+		if (smtp_queue_prepare(ss->conf->queue_dir) < 0
+		    || smtp_queue_add(ss->conf->queue_dir, qe, ss->spool_fd)
+		    < 0) {
+			fc_log_session(ss->s, FC_LOG_ERROR, "event=error id=%s "
+			    "reason=\"cannot queue: %s\"", ss->id,
+			    strerror(errno));
+			/* send it again: recipients served already may get
+			 * it twice, none loses it */
+			smtp_reply(ss, "451 4.3.0 Error: cannot queue the "
+			    "message now");
+			smtp_queue_free(&qe);
+			fc_arena_free(&a);
+			smtp_transaction_reset(ss);
+			return FC_NEXT_CONTINUE;
+		}
+		fc_log_session(ss->s, FC_LOG_INFO, "event=queued id=%s "
+		    "rcpts=%zu", ss->id, qe->nrcpts);
+		smtp_queue_free(&qe);
 	}
+	smtp_reply(ss, "250 2.0.0 Ok: queued as %s", ss->id);
+	ss->messages++;
 	fc_arena_free(&a);
 	smtp_transaction_reset(ss);
 	return FC_NEXT_CONTINUE;
@@ -310,7 +395,8 @@ data_verdict(struct smtp_session *ss, enum fc_verdict v)
 		    "421 4.7.0 Closing the connection");
 		return FC_NEXT_CLOSE;
 	default:
-		return data_deliver(ss);
+		return ss->kind == SMTP_KIND_LMTP ? data_deliver_lmtp(ss) :
+		    data_deliver(ss);
 	}
 }
 

@@ -188,9 +188,15 @@ smtp_policy_rcpt(struct smtp_session *ss, const struct smtp_path *p,
 			*reply_r = "554 5.7.1 Relay access denied";
 			return -1;
 		}
-		/* mail to be relayed goes through the outbound queue */
-		*reply_r = "451 4.3.0 This server does not relay yet";
-		return -1;
+		/* relayed: through the outbound queue, no local user */
+		targets = fc_arena_alloc(a, sizeof(char *));
+		users = fc_arena_alloc(a, sizeof(char *));
+		targets[0] = fc_arena_strdup(a, address);
+		users[0] = NULL;
+		*targets_r = targets;
+		*users_r = users;
+		*n_r = 1;
+		return 0;
 	}
 
 	if (smtp_alias_expand(conf->alias_map, a, address, &targets, &n) == 0) {
@@ -204,9 +210,14 @@ smtp_policy_rcpt(struct smtp_session *ss, const struct smtp_path *p,
 
 		if (!smtp_domain_is_local(conf, policy_domain(targets[i]))) {
 			/* an alias that forwards away: relayed like any
-			 * outgoing mail */
-			*reply_r = "451 4.3.0 This server does not relay yet";
-			return -1;
+			 * outgoing mail, whoever sent it (not over LMTP,
+			 * which only delivers here) */
+			if (ss->kind == SMTP_KIND_LMTP) {
+				*reply_r = "550 5.1.1 Not a local address";
+				return -1;
+			}
+			users[i] = NULL;
+			continue;
 		}
 		r = fc_auth_lookup(core, targets[i], a, &u, &err);
 		if (r < 0) {
@@ -224,4 +235,19 @@ smtp_policy_rcpt(struct smtp_session *ss, const struct smtp_path *p,
 	*users_r = users;
 	*n_r = n;
 	return 0;
+}
+
+/* The user an address of a local domain belongs to, or NULL. */
+char *
+smtp_local_user(const struct smtp_conf *conf, struct fc_core *core,
+    struct fc_arena *a, const char *address)
+{
+	struct fc_user *u;
+	const char *err;
+
+	if (!smtp_domain_is_local(conf, policy_domain(address)))
+		return NULL;
+	if (fc_auth_lookup(core, address, a, &u, &err) != 1)
+		return NULL;
+	return fc_arena_strdup(a, fc_user_name(u));
 }

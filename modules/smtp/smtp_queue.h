@@ -1,0 +1,63 @@
+/*
+ * smtp_queue.h - the outbound queue's entries (smtp_queue.c).
+ */
+#ifndef FACTEUR_SMTP_QUEUE_H
+#define FACTEUR_SMTP_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SMTP_QUEUE_ID_MAX	32
+
+struct fc_arena;
+
+enum smtp_qstate {
+	SMTP_Q_PENDING = 0,		/* still to be sent */
+	SMTP_Q_SENT,			/* accepted by the next hop */
+	SMTP_Q_FAILED,			/* refused for good: to report */
+	SMTP_Q_REPORTED,		/* failed, and the sender told */
+};
+
+struct smtp_qrcpt {
+	enum smtp_qstate state;
+	unsigned int notify;		/* SMTP_NOTIFY_ bits, 0: default */
+	char *user;			/* a local user, or NULL */
+	char *orcpt;			/* the address the client gave */
+	char *address;			/* where it goes */
+	char *reply;			/* the last answer or reason */
+};
+
+struct smtp_qentry {
+	struct fc_arena *arena;
+	char id[SMTP_QUEUE_ID_MAX];
+	int64_t created;
+	int64_t next;
+	unsigned int attempts;
+	const char *sender;		/* "" for a bounce */
+	unsigned int ret;
+	const char *envid;
+	const char **headers;		/* lines to put on top, no CRLF */
+	size_t nheaders;
+	struct smtp_qrcpt *rcpts;
+	size_t nrcpts;
+	/* the runner's */
+	bool busy;
+	struct smtp_qentry *next_entry;
+};
+
+int smtp_queue_prepare(const char *dir);
+struct smtp_qentry *smtp_queue_new(const char *id);
+void smtp_queue_free(struct smtp_qentry **e);
+struct smtp_qrcpt *smtp_queue_add_rcpt(struct smtp_qentry *e);
+int smtp_queue_add(const char *dir, struct smtp_qentry *e, int spool_fd);
+int smtp_queue_save(const char *dir, const struct smtp_qentry *e, bool sync);
+struct smtp_qentry *smtp_queue_load(const char *dir, const char *id);
+void smtp_queue_remove(const char *dir, const char *id);
+int smtp_queue_open_message(struct fc_arena *a, const char *dir,
+    const char *id);
+int smtp_queue_scan(const char *dir, void (*fn)(const char *id, void *arg),
+    void *arg);
+bool smtp_queue_id_valid(const char *id);
+
+#endif

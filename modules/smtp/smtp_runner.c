@@ -1,0 +1,743 @@
+/*
+ * smtp_runner.c - the outbound queue's process: sends queued messages on,
+ * retries, gives up, bounces.
+ *
+ * One runner works a queue at a time: it holds QUEUE/lock (flock), so
+ * after a reload the new one waits until the old one has finished. It
+ * learns of new entries from inotify on QUEUE/env and of due retries from
+ * its timer, and keeps every entry's state in its envelope file, so a
+ * runner killed at any point resumes where the files say: a recipient
+ * whose delivery was under way is tried again (SMTP's at-least-once).
+ *
+ * An attempt delivers local recipients at once (fc_deliver), groups the
+ * others by domain, finds each domain's next hop (a route from the
+ * config, the relay host, or DNS: MX, else the domain's own addresses;
+ * a null MX refuses mail for good) and sends one transaction per domain.
+ * Then each recipient is sent, failed for good (5xx), or waits: the next
+ * attempt comes after a delay that doubles each time between retry_min
+ * and retry_max, until queue_lifetime has passed and the rest fails. A
+ * failed recipient is reported to the sender in a delivery status
+ * notification (smtp_bounce.c), unless the sender is null (no bounce of a
+ * bounce) or asked not to hear.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <facteur/arena.h>
+#include <facteur/auth.h>
+#include <facteur/deliver.h>
+#include <facteur/dns.h>
+#include <facteur/io.h>
+#include <facteur/log.h>
+#include <facteur/module.h>
+#include <facteur/process.h>
+
+#include "smtp.h"
+#include "smtp_queue.h"
+#include "smtp_send.h"
+
+#define RUNNER_RESCAN_MS	(5 * 60 * 1000)	/* whatever inotify missed */
+#define RUNNER_LOCK_RETRY_MS	1000
+#define RUNNER_DNS_TIMEOUT_MS	10000
+
+struct runner {
+	struct fc_core *core;
+	struct smtp_conf *conf;
+	const char *dir;
+	int lock_fd;
+	struct fc_alarm *lock_alarm;
+	struct fc_alarm *tick;
+	int ino;
+	struct fc_io *io;
+	struct smtp_qentry *entries;
+	unsigned int active;		/* attempts under way */
+	bool stopping;
+	uint64_t last_scan;
+};
+
+/* An attempt: one entry, its transactions per domain. */
+struct attempt {
+	struct runner *r;
+	struct smtp_qentry *e;
+	struct fc_arena *arena;
+	unsigned int pending;		/* domains not finished */
+	char *headers;			/* CRLF lines for the wire */
+};
+
+/* One domain's share of an attempt. */
+struct hop {
+	struct attempt *at;
+	char *domain;
+	size_t *idx;			/* recipients, into e->rcpts */
+	size_t nidx;
+	struct smtp_send send;
+	/* resolution */
+	struct fc_dns_query *q;
+	char **mx;			/* host names, by preference */
+	size_t nmx, mx_i;
+	uint16_t port;
+	bool aaaa_done;
+};
+
+static struct runner the_runner;
+
+static void runner_kick(struct runner *r);
+static void hop_resolve_next(struct hop *h);
+
+static int64_t
+runner_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* The entries in memory */
+
+static struct smtp_qentry *
+runner_find(struct runner *r, const char *id)
+{
+	struct smtp_qentry *e;
+
+	for (e = r->entries; e != NULL; e = e->next_entry)
+		if (strcmp(e->id, id) == 0)
+			return e;
+	return NULL;
+}
+
+static void
+runner_drop(struct runner *r, struct smtp_qentry *e)
+{
+	struct smtp_qentry **pp;
+
+	for (pp = &r->entries; *pp != NULL; pp = &(*pp)->next_entry) {
+		if (*pp == e) {
+			*pp = e->next_entry;
+			break;
+		}
+	}
+	smtp_queue_free(&e);
+}
+
+/* (Re)reads an envelope: new, or changed by facteurctl. */
+static void
+runner_load(const char *id, void *arg)
+{
+	struct runner *r = arg;
+	struct smtp_qentry *e, *old;
+
+	if (!smtp_queue_id_valid(id))
+		return;
+	old = runner_find(r, id);
+	if (old != NULL && old->busy)
+		return;		/* the attempt's end writes it anyway */
+	e = smtp_queue_load(r->dir, id);
+	if (old != NULL)
+		runner_drop(r, old);
+	if (e == NULL)
+		return;
+	e->next_entry = r->entries;
+	r->entries = e;
+}
+
+static void
+runner_scan(struct runner *r)
+{
+	r->last_scan = (uint64_t)runner_now();
+	smtp_queue_scan(r->dir, runner_load, r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Finishing an attempt */
+
+static uint64_t
+runner_backoff(const struct smtp_conf *conf, unsigned int attempts)
+{
+	uint64_t d = conf->retry_min;
+	unsigned int i;
+
+	for (i = 1; i < attempts && d < conf->retry_max; i++)
+		d *= 2;
+	return d > conf->retry_max ? conf->retry_max : d;
+}
+
+static bool
+runner_wants_report(const struct smtp_qentry *e, const struct smtp_qrcpt *rc)
+{
+	if (e->sender[0] == '\0')
+		return false;	/* never bounce a bounce */
+	if (rc->notify == 0)
+		return true;	/* the default: failures are reported */
+	return (rc->notify & SMTP_NOTIFY_FAILURE) != 0;
+}
+
+static void
+attempt_finish(struct attempt *at)
+{
+	struct runner *r = at->r;
+	struct smtp_qentry *e = at->e;
+	bool pending = false, report = false;
+	int64_t now = runner_now();
+	struct stat st;
+	char path[4096];
+	size_t i;
+
+	e->busy = false;
+	r->active--;
+	/* deleted by facteurctl while we worked */
+	snprintf(path, sizeof(path), "%s/env/%s", r->dir, e->id);
+	if (stat(path, &st) < 0) {
+		runner_drop(r, e);
+		fc_arena_free(&at->arena);
+		runner_kick(r);
+		return;
+	}
+	if (now - e->created > (int64_t)(r->conf->queue_lifetime / 1000)) {
+		for (i = 0; i < e->nrcpts; i++) {
+			if (e->rcpts[i].state != SMTP_Q_PENDING)
+				continue;
+			e->rcpts[i].state = SMTP_Q_FAILED;
+			e->rcpts[i].reply = fc_arena_printf(e->arena, "4.4.7 "
+			    "delivery time expired (last: %s)",
+			    e->rcpts[i].reply);
+		}
+	}
+	for (i = 0; i < e->nrcpts; i++) {
+		if (e->rcpts[i].state == SMTP_Q_PENDING)
+			pending = true;
+		if (e->rcpts[i].state == SMTP_Q_FAILED
+		    && runner_wants_report(e, &e->rcpts[i]))
+			report = true;
+	}
+	if (report) {
+		if (smtp_bounce(r->conf, r->dir, r->core, e) == 0) {
+			for (i = 0; i < e->nrcpts; i++)
+				if (e->rcpts[i].state == SMTP_Q_FAILED)
+					e->rcpts[i].state = SMTP_Q_REPORTED;
+		} else
+			pending = true;		/* try the report again */
+	}
+	if (!pending) {
+		fc_log(FC_LOG_INFO, "smtp-queue id=%s event=done", e->id);
+		smtp_queue_remove(r->dir, e->id);
+		runner_drop(r, e);
+	} else {
+		e->next = now + (int64_t)(runner_backoff(r->conf, e->attempts) /
+		    1000);
+		if (smtp_queue_save(r->dir, e, r->conf->queue_fsync) < 0)
+			fc_log(FC_LOG_ERROR, "smtp-queue id=%s event=error "
+			    "reason=\"cannot save the envelope: %s\"", e->id,
+			    strerror(errno));
+	}
+	fc_arena_free(&at->arena);
+	runner_kick(r);
+}
+
+/* A recipient's answer: sent, failed for good, or to be tried again. */
+static void
+attempt_result(struct attempt *at, size_t i, int code, const char *text)
+{
+	struct smtp_qrcpt *rc = &at->e->rcpts[i];
+
+	rc->reply = fc_arena_printf(at->e->arena, "%d %s", code, text);
+	if (code / 100 == 2)
+		rc->state = SMTP_Q_SENT;
+	else if (code / 100 == 5)
+		rc->state = SMTP_Q_FAILED;
+	fc_log(FC_LOG_INFO, "smtp-queue id=%s event=%s rcpt=<%s> "
+	    "reply=\"%s\"", at->e->id, code / 100 == 2 ? "sent" :
+	    code / 100 == 5 ? "failed" : "deferred",
+	    fc_log_quote(at->arena, rc->address, 256),
+	    fc_log_quote(at->arena, rc->reply, 300));
+}
+
+static void
+hop_done(struct hop *h)
+{
+	struct attempt *at = h->at;
+
+	fc_dns_cancel(&h->q);
+	if (--at->pending == 0)
+		attempt_finish(at);
+}
+
+static void
+hop_fail(struct hop *h, int code, const char *text)
+{
+	size_t i;
+
+	for (i = 0; i < h->nidx; i++)
+		attempt_result(h->at, h->idx[i], code, text);
+	hop_done(h);
+}
+
+static void
+hop_sent(struct smtp_send *t, void *arg)
+{
+	struct hop *h = arg;
+	size_t i;
+
+	for (i = 0; i < h->nidx; i++)
+		attempt_result(h->at, h->idx[i], t->codes[i] != 0 ?
+		    t->codes[i] : 451, t->codes[i] != 0 ? t->texts[i] :
+		    "4.4.0 no answer");
+	hop_done(h);
+}
+
+/* ------------------------------------------------------------------ */
+/* The next hop */
+
+static void
+hop_send(struct hop *h)
+{
+	struct smtp_send *t = &h->send;
+	struct attempt *at = h->at;
+	struct smtp_qentry *e = at->e;
+	size_t i;
+
+	if (t->naddrs == 0) {
+		hop_fail(h, 451, "4.4.4 no address to send to");
+		return;
+	}
+	t->arena = at->arena;
+	t->dir = at->r->dir;
+	t->id = e->id;
+	t->helo = at->r->conf->hostname != NULL ? at->r->conf->hostname :
+	    fc_core_hostname(at->r->core);
+	t->sender = e->sender;
+	t->rcpts = fc_arena_alloc(at->arena, h->nidx * sizeof(char *));
+	t->need_utf8 = false;
+	for (i = 0; i < h->nidx; i++) {
+		const char *a = e->rcpts[h->idx[i]].address, *p;
+
+		t->rcpts[i] = a;
+		for (p = a; *p != '\0'; p++)
+			t->need_utf8 |= (unsigned char)*p >= 0x80;
+	}
+	for (i = 0; e->sender[i] != '\0'; i++)
+		t->need_utf8 |= (unsigned char)e->sender[i] >= 0x80;
+	t->nrcpts = h->nidx;
+	t->headers = at->headers;
+	t->conf_tls = at->r->conf->tls_outbound;
+	t->timeout = at->r->conf->send_timeout;
+	t->done = hop_sent;
+	t->arg = h;
+	smtp_send_start(t);
+}
+
+static void
+hop_add_address(struct hop *h, const char *ip, const char *name)
+{
+	struct smtp_send *t = &h->send;
+	struct sockaddr_in *sin;
+	struct sockaddr_in6 *sin6;
+
+	if (t->naddrs == SMTP_SEND_ADDRS_MAX)
+		return;
+	memset(&t->addrs[t->naddrs], 0, sizeof(t->addrs[0]));
+	sin = (struct sockaddr_in *)&t->addrs[t->naddrs];
+	sin6 = (struct sockaddr_in6 *)&t->addrs[t->naddrs];
+	if (inet_pton(AF_INET, ip, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(h->port);
+		t->addrlens[t->naddrs] = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, ip, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(h->port);
+		t->addrlens[t->naddrs] = sizeof(*sin6);
+	} else
+		return;
+	t->names[t->naddrs] = fc_arena_printf(h->at->arena, "%s[%s]:%u",
+	    name, ip, h->port);
+	if (t->hostname == NULL)
+		t->hostname = fc_arena_strdup(h->at->arena, name);
+	t->naddrs++;
+}
+
+static void
+hop_addr_cb(void *arg, enum fc_dns_status st, const struct fc_dns_answer *a)
+{
+	struct hop *h = arg;
+
+	h->q = NULL;
+	(void)st;
+	for (; a != NULL; a = a->next)
+		hop_add_address(h, a->text, h->mx[h->mx_i]);
+	if (!h->aaaa_done) {
+		h->aaaa_done = true;
+		h->q = fc_dns_resolve(h->mx[h->mx_i], FC_DNS_AAAA,
+		    RUNNER_DNS_TIMEOUT_MS, hop_addr_cb, h);
+		if (h->q != NULL)
+			return;
+	}
+	h->mx_i++;
+	hop_resolve_next(h);
+}
+
+/* Resolves the next MX host's addresses, or sends when all are done. */
+static void
+hop_resolve_next(struct hop *h)
+{
+	struct in6_addr tmp;
+
+	for (; h->mx_i < h->nmx; h->mx_i++) {
+		const char *host = h->mx[h->mx_i];
+
+		if (inet_pton(AF_INET, host, &tmp) == 1
+		    || inet_pton(AF_INET6, host, &tmp) == 1) {
+			hop_add_address(h, host, host);
+			continue;
+		}
+		h->aaaa_done = false;
+		h->q = fc_dns_resolve(host, FC_DNS_A, RUNNER_DNS_TIMEOUT_MS,
+		    hop_addr_cb, h);
+		if (h->q != NULL)
+			return;
+	}
+	hop_send(h);
+}
+
+static int
+hop_mx_cmp(const void *a, const void *b)
+{
+	const struct fc_dns_answer *x = *(const struct fc_dns_answer *const *)a;
+	const struct fc_dns_answer *y = *(const struct fc_dns_answer *const *)b;
+
+	return (int)x->preference - (int)y->preference;
+}
+
+static void
+hop_mx_cb(void *arg, enum fc_dns_status st, const struct fc_dns_answer *ans)
+{
+	struct hop *h = arg;
+	const struct fc_dns_answer *a, *sorted[32];
+	size_t n = 0, i;
+
+	h->q = NULL;
+	if (st == FC_DNS_NXDOMAIN) {
+		hop_fail(h, 550, "5.1.2 the recipient's domain does not exist");
+		return;
+	}
+	if (st == FC_DNS_TEMPFAIL) {
+		hop_fail(h, 451, "4.4.3 cannot look up the recipient's domain");
+		return;
+	}
+	for (a = ans; a != NULL && n < 32; a = a->next)
+		sorted[n++] = a;
+	if (n == 0) {
+		/* no MX: the domain itself (RFC 5321 5.1) */
+		h->mx = fc_arena_alloc(h->at->arena, sizeof(char *));
+		h->mx[0] = h->domain;
+		h->nmx = 1;
+		hop_resolve_next(h);
+		return;
+	}
+	qsort(sorted, n, sizeof(sorted[0]), hop_mx_cmp);
+	if (n == 1 && (sorted[0]->text[0] == '\0'
+	    || strcmp(sorted[0]->text, ".") == 0)) {
+		/* RFC 7505: a null MX: the domain takes no mail */
+		hop_fail(h, 556, "5.1.10 the recipient's domain does not "
+		    "accept mail");
+		return;
+	}
+	h->mx = fc_arena_alloc(h->at->arena, n * sizeof(char *));
+	for (i = 0; i < n; i++)
+		h->mx[i] = fc_arena_strdup(h->at->arena, sorted[i]->text);
+	h->nmx = n;
+	hop_resolve_next(h);
+}
+
+/* Where a domain's mail goes: a route, the relay host, or DNS. */
+static void
+hop_route(struct hop *h)
+{
+	const struct smtp_conf *conf = h->at->r->conf;
+	const char *dest = NULL;
+	size_t i;
+
+	h->port = 25;
+	for (i = 0; i < conf->nroutes; i++)
+		if (strcasecmp(conf->routes[i].domain, h->domain) == 0)
+			dest = conf->routes[i].dest;
+	for (i = 0; dest == NULL && i < conf->nroutes; i++)
+		if (strcmp(conf->routes[i].domain, "*") == 0)
+			dest = conf->routes[i].dest;
+	if (dest == NULL)
+		dest = conf->relay_host;
+	if (dest != NULL) {
+		char *host = fc_arena_strdup(h->at->arena, dest), *colon;
+
+		colon = host[0] == '[' ? strstr(host, "]:") : strrchr(host,
+		    ':');
+		if (colon != NULL && (host[0] == '[' || strchr(host, ':') ==
+		    colon)) {
+			h->port = (uint16_t)strtoul(colon + (host[0] == '[' ?
+			    2 : 1), NULL, 10);
+			*colon = '\0';
+		}
+		if (host[0] == '[') {
+			host++;
+			host[strcspn(host, "]")] = '\0';
+		}
+		h->mx = fc_arena_alloc(h->at->arena, sizeof(char *));
+		h->mx[0] = host;
+		h->nmx = 1;
+		hop_resolve_next(h);
+		return;
+	}
+	h->q = fc_dns_resolve(h->domain, FC_DNS_MX, RUNNER_DNS_TIMEOUT_MS,
+	    hop_mx_cb, h);
+	if (h->q == NULL)
+		hop_fail(h, 451, "4.4.3 cannot look up the recipient's domain");
+}
+
+/* ------------------------------------------------------------------ */
+/* Starting an attempt */
+
+static const char *
+runner_domain(const char *address)
+{
+	const char *at = strrchr(address, '@');
+
+	return at != NULL ? at + 1 : "";
+}
+
+static void
+runner_attempt(struct runner *r, struct smtp_qentry *e)
+{
+	struct attempt *at;
+	struct fc_arena *a = fc_arena_new("queue-attempt", 4096);
+	struct hop *hops = NULL;
+	size_t nhops = 0, i, k;
+	const char *err;
+
+	at = fc_arena_alloc(a, sizeof(*at));
+	at->r = r;
+	at->e = e;
+	at->arena = a;
+	at->headers = fc_arena_strdup(a, "");
+	for (i = 0; i < e->nheaders; i++)
+		at->headers = fc_arena_printf(a, "%s%s\r\n", at->headers,
+		    e->headers[i]);
+	e->busy = true;
+	e->attempts++;
+	r->active++;
+	at->pending = 1;	/* held until every hop has started */
+
+	hops = fc_arena_alloc(a, (e->nrcpts + 1) * sizeof(*hops));
+	for (i = 0; i < e->nrcpts; i++) {
+		struct smtp_qrcpt *rc = &e->rcpts[i];
+
+		if (rc->state != SMTP_Q_PENDING)
+			continue;
+		if (rc->user != NULL) {
+			/* a local delivery that failed for now at first */
+			int fd = smtp_queue_open_message(a, r->dir, e->id);
+			enum fc_deliver_result dr = FC_DELIVER_TEMPFAIL;
+
+			if (fd >= 0) {
+				dr = fc_deliver(r->core, rc->user, NULL, 0,
+				    NULL, fd, e->sender, rc->address,
+				    at->headers, &err);
+				close(fd);
+			} else
+				err = "the queued message is missing";
+			attempt_result(at, i, dr == FC_DELIVER_OK ? 250 :
+			    dr == FC_DELIVER_NOUSER ? 550 :
+			    dr == FC_DELIVER_PERMFAIL ? 554 : 451,
+			    dr == FC_DELIVER_OK ? "2.0.0 delivered" : err);
+			continue;
+		}
+		for (k = 0; k < nhops; k++)
+			if (strcasecmp(hops[k].domain,
+			    runner_domain(rc->address)) == 0)
+				break;
+		if (k == nhops) {
+			hops[k].at = at;
+			hops[k].domain = fc_arena_strdup(a,
+			    runner_domain(rc->address));
+			hops[k].idx = fc_arena_alloc(a, e->nrcpts *
+			    sizeof(size_t));
+			nhops++;
+		}
+		hops[k].idx[hops[k].nidx++] = i;
+	}
+	for (k = 0; k < nhops; k++) {
+		struct stat st;
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%s/msg/%s", r->dir, e->id);
+		hops[k].send.size = stat(path, &st) == 0 ?
+		    (uint64_t)st.st_size : 0;
+		at->pending++;
+		hop_route(&hops[k]);
+	}
+	/* the hold: the last hop to finish (maybe already) ends it */
+	if (--at->pending == 0)
+		attempt_finish(at);
+}
+
+/* ------------------------------------------------------------------ */
+/* Scheduling */
+
+static void
+runner_tick_cb(void *arg)
+{
+	struct runner *r = arg;
+
+	r->tick = NULL;
+	if ((uint64_t)runner_now() - r->last_scan > RUNNER_RESCAN_MS / 1000)
+		runner_scan(r);
+	runner_kick(r);
+}
+
+/* Starts what is due, within the concurrency, and sets the timer. */
+static void
+runner_kick(struct runner *r)
+{
+	struct smtp_qentry *e, *next;
+	int64_t now = runner_now(), soonest = 0;
+
+	if (r->stopping) {
+		if (r->active == 0)
+			fc_process_done();
+		return;
+	}
+	if (r->lock_fd < 0)
+		return;
+	for (e = r->entries; e != NULL; e = next) {
+		next = e->next_entry;
+		if (e->busy)
+			continue;
+		if (e->next <= now && r->active < r->conf->queue_concurrency) {
+			runner_attempt(r, e);
+			continue;
+		}
+		if (soonest == 0 || e->next < soonest)
+			soonest = e->next;
+	}
+	fc_alarm_cancel(&r->tick);
+	{
+		uint64_t ms = RUNNER_RESCAN_MS;
+
+		if (soonest != 0 && (uint64_t)(soonest - now) * 1000 < ms)
+			ms = soonest > now ? (uint64_t)(soonest - now) * 1000 :
+			    100;
+		r->tick = fc_alarm_add(ms, runner_tick_cb, r);
+	}
+}
+
+static void
+runner_inotify_cb(int fd, void *arg)
+{
+	struct runner *r = arg;
+	char buf[8192] __attribute__((aligned(__alignof__(struct
+	    inotify_event))));
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		char *p;
+
+		for (p = buf; p < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+
+			if (ev->len > 0 && ev->name[0] != '.') {
+				if (ev->mask & (IN_MOVED_TO | IN_CLOSE_WRITE))
+					runner_load(ev->name, r);
+				else if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {
+					struct smtp_qentry *e =
+					    runner_find(r, ev->name);
+
+					if (e != NULL && !e->busy)
+						runner_drop(r, e);
+				}
+			}
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	runner_kick(r);
+}
+
+/* The queue is ours once we hold its lock; until then, try again. */
+static void
+runner_lock_cb(void *arg)
+{
+	struct runner *r = arg;
+	char path[4096];
+	int fd;
+
+	r->lock_alarm = NULL;
+	if (r->stopping) {
+		fc_process_done();
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/lock", r->dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		r->lock_fd = fd;
+		fc_log(FC_LOG_DEBUG, "smtp-queue: working %s", r->dir);
+		runner_scan(r);
+		runner_kick(r);
+		return;
+	}
+	if (fd >= 0)
+		close(fd);
+	r->lock_alarm = fc_alarm_add(RUNNER_LOCK_RETRY_MS, runner_lock_cb, r);
+}
+
+static int
+runner_start(struct fc_core *core, void *arg, const char **error_r)
+{
+	struct smtp_conf *conf = arg;
+	struct runner *r = &the_runner;
+	char path[4096];
+
+	memset(r, 0, sizeof(*r));
+	r->core = core;
+	r->conf = conf;
+	r->dir = conf->queue_dir;
+	r->lock_fd = -1;
+	if (smtp_queue_prepare(r->dir) < 0) {
+		*error_r = "cannot create the queue folders";
+		return -1;
+	}
+	r->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	snprintf(path, sizeof(path), "%s/env", r->dir);
+	if (r->ino < 0 || inotify_add_watch(r->ino, path, IN_MOVED_TO |
+	    IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM) < 0) {
+		*error_r = "inotify on the queue failed";
+		return -1;
+	}
+	r->io = fc_io_watch(r->ino, runner_inotify_cb, r);
+	runner_lock_cb(r);
+	return 0;
+}
+
+static void
+runner_stop(void *arg)
+{
+	struct runner *r = &the_runner;
+
+	(void)arg;
+	r->stopping = true;
+	fc_alarm_cancel(&r->tick);
+	if (r->active == 0)
+		fc_process_done();
+	/* else the last attempt to end calls it (runner_kick) */
+}
+
+const struct fc_process_ops smtp_runner_ops = {
+	.size = sizeof(struct fc_process_ops),
+	.start = runner_start,
+	.stop = runner_stop,
+};
