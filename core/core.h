@@ -99,6 +99,15 @@ struct fc_hook_entry;
 struct fc_hook_run;
 struct fc_process;
 
+/* A module's admin command (command.h), found by facteurctl. */
+struct fc_command {
+	const char *name;
+	const char *usage;
+	int (*fn)(struct fc_core *core, void *arg, int argc, char **argv);
+	void *arg;
+	struct fc_command *next;
+};
+
 struct fc_auth_backend {
 	const char *name;
 	const struct fc_auth_backend_ops *ops;
@@ -151,6 +160,7 @@ struct fc_core {
 	struct fc_storage_backend *storages;
 	struct fc_hook_entry *hooks[FC_HOOK__COUNT];
 	struct fc_process *processes;
+	struct fc_command *commands;
 	int facility;			/* syslog facility value */
 	char *hostname;			/* resolved */
 };

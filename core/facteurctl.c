@@ -24,6 +24,8 @@
 #include <facteur/arena.h>
 #include <facteur/log.h>
 
+#include <facteur/command.h>
+
 #include "core.h"
 #include "ctl.h"
 
@@ -44,7 +46,36 @@ ctl_usage(FILE *out)
 	    "       facteurctl [-c FILE] mailbox flags USER NAME UID "
 	    "+FLAG|-FLAG...\n"
 	    "       facteurctl [-c FILE] mailbox expunge USER NAME UID...\n"
-	    "       facteurctl [-c FILE] deliver USER [FOLDER] < MESSAGE\n");
+	    "       facteurctl [-c FILE] deliver USER [FOLDER] < MESSAGE\n"
+	    "       facteurctl [-c FILE] help   (the commands of the loaded "
+	    "modules)\n");
+}
+
+/* A command a module registered (facteurctl queue ...). */
+static int
+ctl_module_command(const char *conf, int argc, char **argv)
+{
+	const struct fc_command *c;
+	struct fc_core *core;
+	int ret = 2;
+
+	if ((core = ctl_load(conf)) == NULL)
+		return 1;
+	for (c = core->commands; c != NULL; c = c->next)
+		if (strcmp(c->name, argv[0]) == 0)
+			break;
+	if (c != NULL)
+		ret = c->fn(core, c->arg, argc, argv);
+	else if (strcmp(argv[0], "help") == 0) {
+		for (c = core->commands; c != NULL; c = c->next)
+			printf("facteurctl %s\n", c->usage);
+		ret = 0;
+	} else {
+		fprintf(stderr, "facteurctl: no command %s here (facteurctl "
+		    "help lists those of the loaded modules)\n", argv[0]);
+	}
+	ctl_unload(&core);
+	return ret;
 }
 
 static int
@@ -206,6 +237,5 @@ main(int argc, char **argv)
 		ctl_usage(stdout);
 		return 0;
 	}
-	ctl_usage(stderr);
-	return 2;
+	return ctl_module_command(conf, argc - i, argv + i);
 }

@@ -1,7 +1,8 @@
 /*
  * process.c - modules' own processes (include/facteur/process.h): the
  * registry in a generation, and the process's life after the master
- * forked it.
+ * forked it. Also the registry of modules' admin commands (command.h),
+ * which facteurctl runs in a process of its own.
  *
  * The story of such a process, top to bottom in fc_process_main(): drop
  * to the configured user, make an event loop, let the module start its
@@ -21,6 +22,7 @@
 #include <event2/event.h>
 
 #include <facteur/arena.h>
+#include <facteur/command.h>
 #include <facteur/log.h>
 #include <facteur/process.h>
 
@@ -55,6 +57,27 @@ fc_process_add(struct fc_core *core, const char *name,
 	for (tail = &core->processes; *tail != NULL; tail = &(*tail)->next)
 		;
 	*tail = p;
+	return 0;
+}
+
+int
+fc_command_add(struct fc_core *core, const char *name, const char *usage,
+    fc_command_fn *fn, void *arg, const char **error_r)
+{
+	struct fc_command *c, **tail;
+
+	for (tail = &core->commands; *tail != NULL; tail = &(*tail)->next) {
+		if (strcmp((*tail)->name, name) == 0) {
+			*error_r = "a command of that name exists already";
+			return -1;
+		}
+	}
+	c = fc_arena_alloc(core->arena, sizeof(*c));
+	c->name = fc_arena_strdup(core->arena, name);
+	c->usage = fc_arena_strdup(core->arena, usage);
+	c->fn = fn;
+	c->arg = arg;
+	*tail = c;
 	return 0;
 }
 

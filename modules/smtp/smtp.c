@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <facteur/arena.h>
+#include <facteur/command.h>
 #include <facteur/conf.h>
 #include <facteur/log.h>
 #include <facteur/module.h>
@@ -179,6 +180,8 @@ smtp_init(struct fc_core *core, void *confp, const char **error_r)
 	if (conf->retry_max < conf->retry_min)
 		conf->retry_max = conf->retry_min;
 	if (fc_process_add(core, "smtp-queue", &smtp_runner_ops, conf,
+	    error_r) < 0 || fc_command_add(core, "queue", "queue list|flush "
+	    "[ID]|delete ID|all|show ID", smtp_queue_command, conf,
 	    error_r) < 0) {
 		fc_arena_free(&a);
 		return -1;

@@ -195,6 +195,8 @@ extern const struct fc_process_ops smtp_runner_ops;
 struct fc_core;
 int smtp_bounce(const struct smtp_conf *conf, const char *dir,
     struct fc_core *core, struct smtp_qentry *e);
+int smtp_queue_command(struct fc_core *core, void *arg, int argc,
+    char **argv);
 
 /* smtp_alias.c */
 struct smtp_alias *smtp_alias_open(const char *path, const char **error_r);
