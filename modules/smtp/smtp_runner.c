@@ -329,6 +329,8 @@ hop_send(struct hop *h)
 	t->nrcpts = h->nidx;
 	t->headers = at->headers;
 	t->conf_tls = at->r->conf->tls_outbound;
+	/* one hop per domain: its kept connections serve its next mail */
+	t->pool_key = h->domain;
 	t->timeout = at->r->conf->send_timeout;
 	t->done = hop_sent;
 	t->arg = h;

@@ -12,6 +12,11 @@
  * with the connection itself a 4xx for all (the runner retries later).
  * Each reply must come within the timeout (RFC 5321 4.5.3.2 asks for
  * minutes; tests shorten it).
+ *
+ * After a transaction the connection is kept, idle, for POOL_IDLE_MS: the
+ * next message for the same hop goes out on it without a new connection,
+ * greeting and EHLO. A kept connection the server closed meanwhile is
+ * noticed on first use, and the message then takes a fresh one.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -24,6 +29,7 @@
 
 #include <facteur/arena.h>
 #include <facteur/client.h>
+#include <facteur/io.h>
 #include <facteur/log.h>
 
 #include "smtp.h"
@@ -33,6 +39,20 @@
 #define SEND_LINE_MAX		998	/* without CRLF */
 #define SEND_REPLY_MAX		4096
 #define SEND_BLOCK		16384
+#define POOL_IDLE_MS		5000
+#define POOL_MAX		50
+
+/* An idle connection, ready for MAIL. */
+struct pool_entry {
+	char key[128];
+	struct fc_client *c;
+	bool tls, eightbit, smtputf8, size_ext, pipelining;
+	struct fc_alarm *alarm;
+	struct pool_entry *next;
+};
+
+static struct pool_entry *pool;
+static unsigned int pool_count;
 
 enum send_state {
 	SEND_CONNECT = 0,
@@ -52,6 +72,7 @@ enum send_state {
 
 static void send_next_address(struct smtp_send *t, const char *why);
 static void send_command(struct smtp_send *t);
+static void pool_put(struct smtp_send *t);
 
 static const struct fc_client_ops send_client_ops;
 
@@ -298,9 +319,11 @@ send_reply(struct smtp_send *t, int code, const char *text)
 	case SEND_DOT:
 		/* the same answer for every recipient the server took */
 		send_fail_rest(t, code, text);
-		t->state = SEND_QUIT;
 		t->delivered = code / 100 == 2;
-		break;
+		/* the session is ready for the next MAIL: keep it */
+		pool_put(t);
+		send_done(t);
+		return;
 	case SEND_RSET:
 	case SEND_QUIT:
 		fc_client_close(&t->c);
@@ -410,6 +433,13 @@ send_error(struct fc_client *c, const char *reason, void *arg)
 		send_done(t);	/* the answers are in */
 		return;
 	}
+	if (t->reused && t->state == SEND_MAIL) {
+		/* a kept connection the server had closed: a fresh one */
+		t->reused = false;
+		t->cur = (size_t)-1;
+		send_next_address(t, NULL);
+		return;
+	}
 	if (t->state >= SEND_MAIL) {
 		/* mid-transaction: nothing was accepted for good */
 		char text[256];
@@ -462,6 +492,119 @@ send_next_address(struct smtp_send *t, const char *why)
 	send_done(t);
 }
 
+/* ------------------------------------------------------------------ */
+/* Kept connections */
+
+static void
+pool_remove(struct pool_entry *p)
+{
+	struct pool_entry **pp;
+
+	for (pp = &pool; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			pool_count--;
+			break;
+		}
+	}
+	fc_alarm_cancel(&p->alarm);
+	free(p);
+}
+
+static void
+pool_line(struct fc_client *c, char *line, size_t len, void *arg)
+{
+	struct pool_entry *p = arg;
+
+	/* an idle server says something: its goodbye (421) */
+	(void)line;
+	(void)len;
+	fc_client_close(&c);
+	pool_remove(p);
+}
+
+static void
+pool_error(struct fc_client *c, const char *reason, void *arg)
+{
+	(void)c;
+	(void)reason;
+	pool_remove(arg);
+}
+
+static const struct fc_client_ops pool_client_ops = {
+	.size = sizeof(struct fc_client_ops),
+	.line = pool_line,
+	.error = pool_error,
+};
+
+static void
+pool_expire(void *arg)
+{
+	struct pool_entry *p = arg;
+
+	p->alarm = NULL;
+	fc_client_printf(p->c, "QUIT\r\n");
+	fc_client_close(&p->c);
+	pool_remove(p);
+}
+
+static void
+pool_put(struct smtp_send *t)
+{
+	struct pool_entry *p;
+
+	if (t->pool_key == NULL || pool_count >= POOL_MAX) {
+		t->state = SEND_QUIT;
+		fc_client_printf(t->c, "QUIT\r\n");
+		fc_client_close(&t->c);
+		return;
+	}
+	p = fc_calloc(1, sizeof(*p));
+	snprintf(p->key, sizeof(p->key), "%s", t->pool_key);
+	p->c = t->c;
+	p->tls = fc_client_tls_active(t->c);
+	p->eightbit = t->eightbit;
+	p->smtputf8 = t->smtputf8;
+	p->size_ext = t->size_ext;
+	p->pipelining = t->pipelining;
+	t->c = NULL;
+	fc_client_set_arg(p->c, &pool_client_ops, p);
+	fc_client_set_timeout(p->c, POOL_IDLE_MS + 1000);
+	p->alarm = fc_alarm_add(POOL_IDLE_MS, pool_expire, p);
+	p->next = pool;
+	pool = p;
+	pool_count++;
+}
+
+/* A kept connection for this hop, taken out of the pool, or false. */
+static bool
+pool_take(struct smtp_send *t)
+{
+	struct pool_entry *p;
+
+	if (t->pool_key == NULL)
+		return false;
+	for (p = pool; p != NULL; p = p->next)
+		if (strcmp(p->key, t->pool_key) == 0)
+			break;
+	if (p == NULL)
+		return false;
+	t->c = p->c;
+	t->eightbit = p->eightbit;
+	t->smtputf8 = p->smtputf8;
+	t->size_ext = p->size_ext;
+	t->pipelining = p->pipelining;
+	t->starttls = false;
+	t->reused = true;
+	p->c = NULL;
+	pool_remove(p);
+	fc_client_set_arg(t->c, &send_client_ops, t);
+	fc_client_set_timeout(t->c, t->timeout);
+	fc_log(FC_LOG_DEBUG, "smtp-queue id=%s event=reuse key=%s", t->id,
+	    t->pool_key);
+	return true;
+}
+
 void
 smtp_send_start(struct smtp_send *t)
 {
@@ -475,6 +618,10 @@ smtp_send_start(struct smtp_send *t)
 	if (t->fd < 0) {
 		send_fail_rest(t, 451, "4.3.0 the queued message is missing");
 		send_done(t);
+		return;
+	}
+	if (pool_take(t)) {
+		send_begin(t);
 		return;
 	}
 	send_next_address(t, NULL);

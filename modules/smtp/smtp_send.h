@@ -23,6 +23,8 @@ struct smtp_send {
 	const char *id;
 	const char *helo;
 	const char *hostname;		/* the next hop, for SNI */
+	const char *pool_key;		/* same key: a kept connection may
+					   be used; NULL: never */
 	const char *sender;
 	const char **rcpts;
 	size_t nrcpts;
@@ -45,6 +47,7 @@ struct smtp_send {
 
 	/* private */
 	struct fc_client *c;
+	bool reused;
 	size_t cur;
 	int state;
 	bool tls_wanted;
