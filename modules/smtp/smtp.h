@@ -55,6 +55,7 @@ struct smtp_conf {
 	bool reject_nul;
 	char *spool_dir;		/* NULL: state_dir/spool */
 	unsigned int max_message_rate;
+	unsigned int max_connection_rate;
 	uint64_t rate_window;
 	bool sender_login_match;
 	char *queue_dir;		/* NULL: state_dir/queue */

@@ -177,6 +177,14 @@ smtp_start(struct fc_session *s)
 	ss->env = fc_envelope_new(s);
 	fc_session_set_data(s, ss);
 
+	if (conf->max_connection_rate != 0 && fc_session_rate_exceeded(s,
+	    "smtp-connect", conf->max_connection_rate, conf->rate_window)) {
+		fc_log_session(s, FC_LOG_NOTICE, "event=connect result=limited "
+		    "client=%s", fc_session_peer_ip(s));
+		smtp_reply(ss, "421 4.7.0 %s Too many connections from you, "
+		    "slow down", smtp_hostname(ss));
+		return FC_NEXT_CLOSE;
+	}
 	v = fc_hook_run(s, FC_HOOK_SMTP_CONNECT, ss->env, smtp_connect_done,
 	    NULL);
 	if (v == FC_PENDING)
