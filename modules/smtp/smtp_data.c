@@ -248,6 +248,9 @@ data_deliver_lmtp(struct smtp_session *ss)
 		    ss->sender.address, rc->address, data_headers(ss, a,
 		    rc->orcpt != NULL ? rc->orcpt : rc->address), &err);
 		data_log_delivery(ss, a, rc, r, err);
+		if (r == FC_DELIVER_OK)
+			fc_hook_run(ss->s, FC_HOOK_DELIVERED, ss->env, NULL,
+			    NULL);
 		smtp_reply(ss, "%s <%s> %s", data_deliver_reply(r),
 		    rc->address, r == FC_DELIVER_OK ? "Ok" : err);
 	}
@@ -306,8 +309,11 @@ data_deliver(struct smtp_session *ss)
 			    ss->spool_fd, ss->sender.address, rc->address,
 			    headers, &err);
 			data_log_delivery(ss, a, rc, r, err);
-			if (r == FC_DELIVER_OK)
+			if (r == FC_DELIVER_OK) {
+				fc_hook_run(ss->s, FC_HOOK_DELIVERED, ss->env,
+				    NULL, NULL);
 				continue;
+			}
 		}
 		if (qe == NULL) {
 			qe = smtp_queue_new(ss->id);
