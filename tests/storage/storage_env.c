@@ -59,13 +59,32 @@ sx_write_file(const char *path, const char *data, size_t len)
 	return close(fd);
 }
 
+static int
+senv_load(struct senv *e, const char *conf_path)
+{
+	if (fc_loader_init() < 0) {
+		fprintf(stderr, "cannot initialise the module loader\n");
+		return -1;
+	}
+	e->core = fc_core_load(conf_path, 1);
+	if (e->core == NULL)
+		return -1;
+	if (fc_core_init_modules(e->core) < 0) {
+		fc_core_fini_modules(e->core);
+		fc_core_free(&e->core);
+		return -1;
+	}
+	e->arena = fc_arena_new("storage-test", 4096);
+	return 0;
+}
+
 int
 senv_setup(struct senv *e, const char *tag, const char *users,
     const char *maildir_extra)
 {
 	const char *tmp = getenv("TMPDIR");
 	char path[1024], *conf;
-	int n;
+	int n, ret;
 
 	memset(e, 0, sizeof(*e));
 	snprintf(e->dir, sizeof(e->dir), "%s/facteur-%s.XXXXXX",
@@ -80,29 +99,52 @@ senv_setup(struct senv *e, const char *tag, const char *users,
 		fprintf(stderr, "%s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	n = asprintf(&conf, "auth passwd-file; workers 1; "
-	    "state_dir %s/state; load passwd-file maildir; "
-	    "passwd-file { path %s/passwd; allow_plaintext_passwords yes; } "
-	    "maildir { location %s/%%d/%%n; %s }", e->dir, e->dir, e->mail,
-	    maildir_extra != NULL ? maildir_extra : "");
+	n = asprintf(&conf, "auth passwd-file;\nworkers 1;\n"
+	    "state_dir %s/state;\nload passwd-file maildir;\n"
+	    "passwd-file {\n\tpath %s/passwd;\n"
+	    "\tallow_plaintext_passwords yes;\n}\n"
+	    "maildir {\n\tlocation %s/%%d/%%n;\n\t%s\n}\n", e->dir, e->dir,
+	    e->mail, maildir_extra != NULL ? maildir_extra : "");
 	if (n < 0)
 		return -1;
-	if (fc_loader_init() < 0) {
-		fprintf(stderr, "cannot initialise the module loader\n");
-		free(conf);
-		return -1;
-	}
-	e->core = fc_core_load_text(conf, 1);
+	snprintf(path, sizeof(path), "%s/facteur.conf", e->dir);
+	ret = sx_write_file(path, conf, (size_t)n);
 	free(conf);
-	if (e->core == NULL)
-		return -1;
-	if (fc_core_init_modules(e->core) < 0) {
-		fc_core_fini_modules(e->core);
-		fc_core_free(&e->core);
+	if (ret < 0) {
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	e->arena = fc_arena_new("storage-test", 4096);
-	return 0;
+	return senv_load(e, path);
+}
+
+int
+senv_attach(struct senv *e, const char *dir)
+{
+	char path[1024];
+
+	memset(e, 0, sizeof(*e));
+	e->attached = true;
+	snprintf(e->dir, sizeof(e->dir), "%s", dir);
+	snprintf(e->mail, sizeof(e->mail), "%s/mail", e->dir);
+	snprintf(path, sizeof(path), "%s/facteur.conf", e->dir);
+	return senv_load(e, path);
+}
+
+pid_t
+senv_spawn_fresh(struct senv *e, const char *mode, int out_fd)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid != 0)
+		return pid;
+	if (out_fd != STDOUT_FILENO && dup2(out_fd, STDOUT_FILENO) < 0)
+		_exit(127);
+	execl("/proc/self/exe", "storage-fresh", SENV_FRESH_ARG, e->dir, mode,
+	    (char *)NULL);
+	_exit(127);
 }
 
 void
@@ -113,7 +155,7 @@ senv_teardown(struct senv *e, bool keep)
 		fc_core_free(&e->core);
 	}
 	fc_arena_free(&e->arena);
-	if (e->dir[0] != '\0') {
+	if (e->dir[0] != '\0' && !e->attached) {
 		if (keep)
 			fprintf(stderr, "kept %s\n", e->dir);
 		else

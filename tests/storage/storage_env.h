@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <facteur/storage.h>
@@ -26,6 +27,7 @@ struct senv {
 	char mail[600];			/* dir/mail: users' maildirs */
 	struct fc_core *core;
 	struct fc_arena *arena;		/* users looked up, lists, status */
+	bool attached;			/* another process's folder */
 };
 
 /*
@@ -36,7 +38,19 @@ struct senv {
  */
 int senv_setup(struct senv *e, const char *tag, const char *users,
     const char *maildir_extra);
-/* Frees the core and, unless keep, removes the scratch folder. */
+/*
+ * A process of its own, with nothing of any index in memory (a forked
+ * child would inherit the parent's): senv_spawn_fresh() runs this
+ * program again as "storage-fresh SENV_FRESH_ARG DIR MODE", with its
+ * stdout on out_fd; the program's main() sees SENV_FRESH_ARG, calls
+ * senv_attach(DIR) to load the same config, and does what MODE says.
+ * The pid, or -1.
+ */
+#define SENV_FRESH_ARG	"--fresh-process"
+pid_t senv_spawn_fresh(struct senv *e, const char *mode, int out_fd);
+int senv_attach(struct senv *e, const char *dir);
+/* Frees the core and, unless keep, removes the scratch folder (not an
+ * attached one's). */
 void senv_teardown(struct senv *e, bool keep);
 
 /* A user's store, or NULL (the reason on stderr). */

@@ -233,29 +233,37 @@ crash_round(int round, unsigned int ms)
 	    && WTERMSIG(status) == SIGKILL;
 }
 
+/* In the fresh process: the UIDs of the folder, one a line. */
+static int
+crash_fresh_main(const char *dir)
+{
+	struct fc_store *st;
+	struct fc_mailbox *box;
+	uint32_t seq;
+
+	if (senv_attach(&env, dir) < 0 || (st = senv_store(&env, USER)) ==
+	    NULL || fc_mailbox_open(st, BOX, FC_OPEN_READONLY, &box) < 0)
+		return 1;
+	for (seq = 1; seq <= fc_mailbox_count(box); seq++)
+		printf("%u\n", fc_msg_uid(box, seq));
+	fc_mailbox_close(&box);
+	fc_store_close(&st);
+	senv_teardown(&env, true);
+	return 0;
+}
+
 /* The UIDs of a fresh process's open, into a file, one a line. */
 static bool
 crash_fresh_listing(const char *path)
 {
-	int status;
+	int fd, status;
 	pid_t pid;
 
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		struct fc_store *st = senv_store(&env, USER);
-		struct fc_mailbox *box;
-		uint32_t seq;
-		FILE *f;
-
-		if (st == NULL || fc_mailbox_open(st, BOX, FC_OPEN_READONLY,
-		    &box) < 0 || (f = fopen(path, "w")) == NULL)
-			_exit(1);
-		for (seq = 1; seq <= fc_mailbox_count(box); seq++)
-			fprintf(f, "%u\n", fc_msg_uid(box, seq));
-		fclose(f);
-		_exit(0);
-	}
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return false;
+	pid = senv_spawn_fresh(&env, "uids", fd);
+	close(fd);
 	return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status)
 	    && WEXITSTATUS(status) == 0;
 }
@@ -408,16 +416,36 @@ crash_check(int round, struct fc_store *st, uint32_t *max_uid)
 	fc_mailbox_close(&box);
 }
 
+/* The folder is made by another process, so that this one's first open
+ * after a crash reads the files from scratch. */
+static bool
+crash_create(void)
+{
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		struct fc_store *st = senv_store(&env, USER);
+
+		_exit(st != NULL && fc_store_create(st, BOX, 0) == 0 ? 0 : 1);
+	}
+	return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status)
+	    && WEXITSTATUS(status) == 0;
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	const char *seedenv = getenv("CRASH_SEED");
 	unsigned int seed = seedenv != NULL ? (unsigned int)atoi(seedenv) :
 	    (unsigned int)time(NULL) ^ (unsigned int)getpid();
-	struct fc_store *st;
+	struct fc_store *st = NULL;
 	uint32_t max_uid = 0;
 	int round;
 
+	if (argc == 4 && strcmp(argv[1], SENV_FRESH_ARG) == 0)
+		return crash_fresh_main(argv[2]);
 	if (getenv("FACTEUR_MODULE_PATH") == NULL) {
 		printf("1..0 # SKIP FACTEUR_MODULE_PATH is not set (run me "
 		    "from make check)\n");
@@ -429,9 +457,8 @@ main(void)
 	}
 	/* a run that hangs on a stale lock fails rather than waits */
 	alarm(120);
-	st = senv_store(&env, USER);
-	if (!ok(st != NULL && fc_store_create(st, BOX, 0) == 0, "the folder "
-	    "is created")) {
+	if (!ok(crash_create() && (st = senv_store(&env, USER)) != NULL,
+	    "the folder is created")) {
 		senv_teardown(&env, true);
 		return done();
 	}
