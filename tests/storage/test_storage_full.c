@@ -3,6 +3,10 @@
  * of 1 MiB, mounted for the test (root only: skipped otherwise, or when
  * the mount is refused) and unmounted at the end whatever happens.
  *
+ * The mount is made in a mount namespace of the test's own, so that it
+ * goes away with the process even if the test dies without unmounting
+ * (a sanitizer's abort runs no atexit handler).
+ *
  * Two cases:
  *   - appends until one fails: the failure is FC_ERR_TEMP, every
  *     message acknowledged is intact, none that failed is visible, the
@@ -21,6 +25,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -489,6 +494,13 @@ main(int argc, char **argv)
 	if (senv_setup(&env, "full", USER ":{PLAIN}secret\n", NULL) < 0) {
 		printf("1..0 # SKIP cannot set up a store\n");
 		return 99;
+	}
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC |
+	    MS_PRIVATE, NULL) < 0) {
+		printf("1..0 # SKIP cannot make a mount namespace: %s\n",
+		    strerror(errno));
+		senv_teardown(&env, false);
+		return 0;
 	}
 	if (mkdir(env.mail, 0700) < 0 || mount("tmpfs", env.mail, "tmpfs",
 	    MS_NOSUID | MS_NODEV, "size=1m,mode=0700") < 0) {
