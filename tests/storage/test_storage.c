@@ -1589,9 +1589,11 @@ test_watch(struct fc_store *st)
 	pid = fork();
 	if (pid == 0) {
 		struct fc_store *cst = senv_store(&env, ALICE);
+		int ret = cst != NULL && append_id(cst, "Watch",
+		    "watch-child") != 0 ? 0 : 1;
 
-		_exit(cst != NULL && append_id(cst, "Watch", "watch-child")
-		    != 0 ? 0 : 1);
+		fc_store_close(&cst);
+		_exit(ret);
 	}
 	took = watch_wait(&hits, 1000);
 	ok(hits > 0, "watch: an append by another process wakes A (%ld ms)",

@@ -427,8 +427,11 @@ crash_create(void)
 	fflush(stdout);
 	if ((pid = fork()) == 0) {
 		struct fc_store *st = senv_store(&env, USER);
+		int ret = st != NULL && fc_store_create(st, BOX, 0) == 0 ?
+		    0 : 1;
 
-		_exit(st != NULL && fc_store_create(st, BOX, 0) == 0 ? 0 : 1);
+		fc_store_close(&st);
+		_exit(ret);
 	}
 	return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status)
 	    && WEXITSTATUS(status) == 0;

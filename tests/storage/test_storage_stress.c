@@ -570,8 +570,12 @@ main(void)
 	 * first, from the files alone */
 	fflush(stdout);
 	if ((pids[0] = fork()) == 0) {
+		int ret;
+
 		st = senv_store(&env, USER);
-		_exit(st != NULL && fc_store_create(st, BOX, 0) == 0 ? 0 : 1);
+		ret = st != NULL && fc_store_create(st, BOX, 0) == 0 ? 0 : 1;
+		fc_store_close(&st);
+		_exit(ret);
 	}
 	if (!ok(pids[0] > 0 && waitpid(pids[0], &status, 0) == pids[0]
 	    && WIFEXITED(status) && WEXITSTATUS(status) == 0, "the folder "
