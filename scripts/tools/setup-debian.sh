@@ -7,7 +7,7 @@ set -eu
 packages="build-essential autoconf automake libtool libltdl-dev pkg-config
 libevent-dev libssl-dev liblua5.4-dev libpq-dev libcrypt-dev openssl
 python3 python3-pytest clang libclang-rt-14-dev curl swaks iproute2
-dnsmasq-base"
+dnsmasq-base postfix"
 
 if [ "$(id -u)" != 0 ]; then
 	echo "setup-debian.sh: run me as root (apt-get, useradd)" >&2
@@ -24,6 +24,13 @@ done
 if [ -n "$missing" ]; then
 	echo "setup-debian.sh: installing$missing"
 	export DEBIAN_FRONTEND=noninteractive
+	case " $missing " in
+	*" postfix "*)
+		# only for its smtp-sink: no mail system is set up or started
+		echo "postfix postfix/main_mailer_type select No configuration" |
+		    debconf-set-selections
+		;;
+	esac
 	apt-get update -q
 	# shellcheck disable=SC2086
 	apt-get install -y -q --no-install-recommends $missing
