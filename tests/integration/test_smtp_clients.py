@@ -8,8 +8,9 @@ import subprocess
 
 import pytest
 
+from conftest import PASSWORD
 from harness import b64
-from test_smtp_support import (ALICE, BOB, PASSWORD, message, module_server,
+from test_smtp_support import (ALICE, BOB, message, module_server,
                                queue_id, trace_fields, unique)
 
 

@@ -15,6 +15,7 @@ from test_smtp_support import (ALICE, BOB, CAROL, HOSTNAME, JOERG, QUEUED,
                                crlf_to_lf, message, module_server, queue_id,
                                smtp_server, trace_fields, unique)
 
+# smtp_server is a fixture: pytest finds it in this module by its name
 __all__ = ["smtp_server"]
 
 LIMIT = 64 * 1024

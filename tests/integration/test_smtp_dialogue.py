@@ -3,6 +3,7 @@ listeners: the greeting, what EHLO and LHLO advertise where, the simple
 commands, the order of commands, and how the session survives a client's
 mistakes (max_errors, over-long lines, NUL bytes)."""
 
+import signal
 import time
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from test_smtp_support import (ALICE, HOSTNAME, ehlo_keywords, module_server,
                                smtp_server, smtps_client)
 
+# smtp_server is a fixture: pytest finds it in this module by its name
 __all__ = ["smtp_server"]
 
 BASE_KEYWORDS = {"PIPELINING", "SIZE", "8BITMIME", "SMTPUTF8",
@@ -264,3 +266,53 @@ def test_ehlo_and_helo_refused_on_lmtp(mx):
         c.ehlo(verb="LHLO")
         assert c.cmd("AUTH PLAIN AGFsaWNlAHg=").startswith("502 ")
         assert c.cmd("MAIL FROM:<a@example.net>") == "250 2.1.0 Ok"
+
+
+def test_idle_timeout(smtp_server):
+    """A client silent for idle_timeout (1s here) in the middle of a
+    command, or of a message, gets 421 4.4.2 with the host name and is
+    disconnected (RFC 5321 4.5.3.2); the half message is not stored."""
+    srv = smtp_server(smtp="idle_timeout 1s;")
+    with srv.client() as c:
+        c.ehlo()
+        c.send("NOOP")
+        t0 = time.monotonic()
+        assert c.reply(5).startswith("421 4.4.2 %s " % HOSTNAME)
+        assert 0.9 <= time.monotonic() - t0 < 4
+        assert c.expect_closed() == []
+    with srv.client() as c:
+        c.ehlo()
+        assert c.cmd("MAIL FROM:<a@example.net>") == "250 2.1.0 Ok"
+        assert c.cmd("RCPT TO:<%s>" % ALICE) == "250 2.1.5 Ok"
+        assert c.cmd("DATA").startswith("354 ")
+        c.send("Subject: half a message\r\n\r\nand then nothing")
+        assert c.reply(5).startswith("421 4.4.2 ")
+        assert c.expect_closed() == []
+    assert srv.find(ALICE, "half a message") == []
+
+
+def test_shutdown_lets_a_message_finish(smtp_server):
+    """On SIGTERM an idle session is told 421 4.3.2 and closed (RFC 5321
+    3.8); a session in the middle of DATA may finish its message, which
+    is taken (250) and stored, and is told 421 after it."""
+    srv = smtp_server()
+    idle, busy = srv.client(), srv.client()
+    try:
+        idle.ehlo()
+        busy.ehlo()
+        assert busy.cmd("MAIL FROM:<a@example.net>") == "250 2.1.0 Ok"
+        assert busy.cmd("RCPT TO:<%s>" % ALICE) == "250 2.1.5 Ok"
+        assert busy.cmd("DATA").startswith("354 ")
+        busy.send(b"Subject: in flight\r\n\r\nfirst half\r\n")
+        srv.srv.signal(signal.SIGTERM)
+        assert idle.reply(5).startswith("421 4.3.2 %s " % HOSTNAME)
+        assert idle.expect_closed() == []
+        busy.send(b"second half\r\n.\r\n")
+        assert busy.reply(5).startswith("250 2.0.0 Ok: queued as ")
+        assert busy.reply(5).startswith("421 4.3.2 ")
+        assert busy.expect_closed() == []
+    finally:
+        idle.close()
+        busy.close()
+    assert srv.srv.proc.wait(15) == 0
+    assert len(srv.find(ALICE, "in flight")) == 1

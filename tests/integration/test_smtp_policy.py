@@ -7,16 +7,17 @@ Loopback is a trusted network by default; here trusted_networks is
 mail goes to the outbound queue, routed to a port where nobody listens:
 it waits there, and nothing leaves the machine."""
 
-import re
 import time
 
 import pytest
 
-from harness import b64, free_port
-from test_smtp_support import (ALICE, BOB, HOSTNAME, PASSWORD, QUEUED,
+from conftest import PASSWORD
+from harness import b64, free_port, wait_for
+from test_smtp_support import (ALICE, BOB, HOSTNAME, QUEUED,
                                message, module_server, queue_id, smtp_server,
                                trace_fields, unique, write_file)
 
+# smtp_server is a fixture: pytest finds it in this module by its name
 __all__ = ["smtp_server"]
 
 STRANGER = "127.0.0.2"
@@ -246,7 +247,6 @@ def test_connections_per_ip(smtp_server):
         def greeted():
             with srv.client(greet=False) as c:
                 return c.reply().startswith("220 ")
-        from harness import wait_for
         wait_for(greeted, 5, what="a slot for 127.0.0.1")
     finally:
         first.close()

@@ -11,11 +11,13 @@ import time
 
 import pytest
 
+from conftest import PASSWORD
 from harness import b64, client_tls_context, free_port
-from test_smtp_support import (ALICE, BOB, PASSWORD, QUEUED, ehlo_keywords,
+from test_smtp_support import (ALICE, BOB, ehlo_keywords,
                                message, module_server, queue_id, smtp_server,
                                smtps_client, trace_fields, unique)
 
+# smtp_server is a fixture: pytest finds it in this module by its name
 __all__ = ["smtp_server"]
 
 AUTH_OK = "235 2.7.0 Authentication successful"

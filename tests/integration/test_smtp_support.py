@@ -38,7 +38,6 @@ import uuid
 import pytest
 
 import harness
-from conftest import PASSWORD
 from harness import (FACTEURCTL, IS_ROOT, Client, Facteurd, build_config,
                      cleanup_dir, client_tls_context, facteurd_env,
                      free_port, make_test_dir)
@@ -327,20 +326,6 @@ def module_server(request, password_hash, tls_files, smtp="", settings=None,
         pytest.fail("\n".join(problems), pytrace=False)
 
 
-def transaction(c, sender, rcpts, data, ehlo=True):
-    """A whole transaction on a greeted client, one command at a time;
-    returns the reply to the end of data. Every RCPT must be accepted.
-    data is the message as bytes, already dot-stuffed if it needs it."""
-    if ehlo:
-        c.ehlo()
-    assert c.cmd("MAIL FROM:<%s>" % sender) == "250 2.1.0 Ok"
-    for r in rcpts:
-        assert c.cmd("RCPT TO:<%s>" % r) == "250 2.1.5 Ok"
-    assert c.cmd("DATA").startswith("354 ")
-    c.send(data + b".\r\n")
-    return c.reply()
-
-
 QUEUED = re.compile(r"^250 2\.0\.0 Ok: queued as ([0-9a-f]+)$")
 
 
@@ -375,16 +360,3 @@ def trace_fields(stored):
 
 def crlf_to_lf(data):
     return data.replace(b"\r\n", b"\n")
-
-
-def raw_socket(port, source=None, timeout=10.0):
-    return socket.create_connection(
-        ("127.0.0.1", port), timeout=timeout,
-        source_address=(source, 0) if source else None)
-
-
-__all__ = ["PASSWORD", "HOSTNAME", "ALICE", "BOB", "CAROL", "JOERG",
-           "USERS", "SMALL_QUARANTINE", "SmtpClient", "SmtpServer", "smtps_client",
-           "ehlo_keywords", "unique", "message", "smtp_server",
-           "module_server", "transaction", "queue_id", "trace_fields",
-           "crlf_to_lf", "raw_socket", "write_file"]
