@@ -451,14 +451,3 @@ sx_sync(struct fc_mailbox *box, unsigned int flags, struct sx_synclog *log)
 	memset(log, 0, sizeof(*log));
 	return fc_mailbox_sync(box, flags, &sx_sync_ops, log);
 }
-
-uint32_t
-sx_seq_of(struct fc_mailbox *box, uint32_t uid)
-{
-	uint32_t seq, n = fc_mailbox_count(box);
-
-	for (seq = 1; seq <= n; seq++)
-		if (fc_msg_uid(box, seq) == uid)
-			return seq;
-	return 0;
-}

@@ -96,8 +96,4 @@ extern const struct fc_sync_ops sx_sync_ops;
 int sx_sync(struct fc_mailbox *box, unsigned int flags,
     struct sx_synclog *log);
 
-/* The seq of uid in the view, or 0 (the same as fc_mailbox_seq, but a
- * linear walk, so it does not trust what it checks). */
-uint32_t sx_seq_of(struct fc_mailbox *box, uint32_t uid);
-
 #endif
