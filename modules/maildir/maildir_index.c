@@ -681,7 +681,8 @@ index_scan_new(struct maildir_index *idx)
 	}
 	closedir(d);
 	/* the names start with the delivery time: oldest first */
-	qsort(names, n, sizeof(*names), index_scan_cmp);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), index_scan_cmp);
 	for (i = 0; i < n; i++) {
 		maildir_parse_filename(names[i], base, sizeof(base), info,
 		    sizeof(info));
@@ -752,7 +753,8 @@ index_scan_cur(struct maildir_index *idx)
 		f->known = false;
 	}
 	closedir(d);
-	qsort(files, n, sizeof(*files), index_scan_cmp_base);
+	if (n > 1)
+		qsort(files, n, sizeof(*files), index_scan_cmp_base);
 
 	/* every known message: still there, and with which letters? */
 	gone = fc_calloc(idx->count + 1, sizeof(*gone));

@@ -281,7 +281,8 @@ maildir_list(struct fc_store *st, void *store, struct fc_arena *a,
 		out[i].name = name;
 		out[i].attrs = attrs;
 	}
-	qsort(out, boxes.count, sizeof(*out), list_cmp);
+	if (boxes.count > 1)
+		qsort(out, boxes.count, sizeof(*out), list_cmp);
 	*list_r = out;
 	*count_r = boxes.count;
 	return 0;

@@ -134,7 +134,8 @@ alias_read(struct smtp_alias *map, const char **error_r)
 	}
 	free(line);
 	fclose(f);
-	qsort(entries, count, sizeof(*entries), alias_cmp);
+	if (count > 1)
+		qsort(entries, count, sizeof(*entries), alias_cmp);
 	fc_arena_free(&map->arena);
 	free(map->entries);
 	map->arena = a;
@@ -202,6 +203,8 @@ alias_find(const struct smtp_alias *map, const char *key)
 {
 	struct alias_entry k = { .key = (char *)key };
 
+	if (map->count == 0)
+		return NULL;
 	return bsearch(&k, map->entries, map->count, sizeof(k), alias_cmp);
 }
 
