@@ -52,10 +52,9 @@ static const struct fc_directive pop3_directives[] = {
 	{ .name = "uidl_format", .type = FC_D_ENUM,
 	  .offset = POP3_OFF(uidl_format), .def = "uid-validity",
 	  .choices = pop3_uidl_choices, .syntax = "uid-validity | guid",
-	  .help = "UIDL values: uid-validity is the UID and UIDVALIDITY as "
-	  "%08X%08X (what Dovecot shows by default, so clients do not "
-	  "fetch everything again after a move); guid is the store's "
-	  "message GUID" },
+	  .help = "UIDL values: uid-validity is the UID then UIDVALIDITY in "
+	  "16 hex digits (the form of Dovecot's default); guid is the "
+	  "store's message GUID" },
 	{ .name = "expire", .type = FC_D_STRING, .offset = POP3_OFF(expire),
 	  .syntax = "NEVER | DAYS",
 	  .help = "advertised as EXPIRE in CAPA (RFC 2449): how long mail may "
