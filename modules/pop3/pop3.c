@@ -128,7 +128,6 @@ static const char *const pop3_service_defaults[] = {
 	/* RFC 2449 4 allows 255 octets for a command; AUTH's responses
 	 * are longer */
 	"max_line_length", "4k",
-	"max_errors", "10",
 	/* RFC 1939 3: the autologout timer is at least 10 minutes */
 	"idle_timeout", "10m",
 	NULL
