@@ -10,9 +10,14 @@
  * local part is a dot-string or a quoted string, the domain is a host
  * name or an address literal, and the lengths of RFC 5321 4.5.3.1 hold
  * (local part 64, domain 255, path 256). One lenient habit of real
- * clients is accepted: a space after the colon. UTF-8 in the path is
- * allowed only when the caller says SMTPUTF8 was given (RFC 6531).
+ * clients is accepted: a space after the colon. Non-ASCII in the path
+ * must be well-formed UTF-8 (RFC 6531 3.3, RFC 6532 3.1: RFC 3629, so no
+ * overlong forms, surrogates or stray bytes); whether SMTPUTF8 was given
+ * is the caller's check (path->utf8). An address literal must be one:
+ * IPv4, "IPv6:" and an IPv6 address, or a standardized tag and its
+ * content (RFC 5321 4.1.3), so "[mail]" is refused.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <string.h>
 #include <strings.h>
@@ -25,12 +30,54 @@
 #define SMTP_DOMAIN_MAX	255
 #define SMTP_PATH_MAX	256
 
-static bool
-addr_atext(unsigned char c, bool utf8)
+/*
+ * The length of the well-formed UTF-8 sequence at p (RFC 3629 4), or 0.
+ * The second byte's range shuts out overlong forms (C0, C1, E0 80-9F,
+ * F0 80-8F), surrogates (ED A0-BF) and code points past U+10FFFF.
+ */
+static size_t
+addr_utf8_len(const char *s)
 {
+	const unsigned char *p = (const unsigned char *)s;
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (p[0] < 0x80)
+		return p[0] != '\0';
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		if (p[0] == 0xe0)
+			lo = 0xa0;
+		else if (p[0] == 0xed)
+			hi = 0x9f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		if (p[0] == 0xf0)
+			lo = 0x90;
+		else if (p[0] == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* How many bytes of atext start at p (a UTF-8 character is one), or 0. */
+static size_t
+addr_atext(const char *p, bool utf8)
+{
+	unsigned char c = (unsigned char)*p;
+
 	if (c >= 0x80)
-		return utf8;
-	return isalnum(c) || strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
+		return utf8 ? addr_utf8_len(p) : 0;
+	return c != '\0' && (isalnum(c)
+	    || strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
 /* A dot-string: atoms joined by single dots. Returns its end or NULL. */
@@ -41,9 +88,10 @@ addr_dot_string(const char *p, bool utf8)
 
 	for (;;) {
 		const char *atom = p;
+		size_t n;
 
-		while (*p != '\0' && addr_atext((unsigned char)*p, utf8))
-			p++;
+		while ((n = addr_atext(p, utf8)) > 0)
+			p += n;
 		if (p == atom)
 			return NULL;	/* empty atom: "..", leading '.' */
 		if (*p != '.')
@@ -70,33 +118,97 @@ addr_quoted_string(const char *p, bool utf8)
 			p += 2;
 			continue;
 		}
-		/* qtextSMTP: %d32-33 / %d35-91 / %d93-126 */
-		if ((c < 32 || c == 127) || (c >= 0x80 && !utf8))
+		/* qtextSMTP: %d32-33 / %d35-91 / %d93-126, and UTF-8 */
+		if (c >= 0x80) {
+			size_t n = utf8 ? addr_utf8_len(p) : 0;
+
+			if (n == 0)
+				return NULL;
+			p += n;
+			continue;
+		}
+		if (c < 32 || c == 127)
 			return NULL;
 		p++;
 	}
 	return p + 1;
 }
 
+/*
+ * The inside of an address literal (RFC 5321 4.1.3): an IPv4 address,
+ * "IPv6:" and an IPv6 address, or a standardized tag (an Ldh-str) with
+ * ":" and dcontent (%d33-90 / %d94-126). The addresses are checked with
+ * inet_pton(), so "[mail]" or "[1.2.3]" is no literal.
+ */
+static bool
+addr_literal(const char *p, size_t len)
+{
+	char buf[64];
+	const char *colon = memchr(p, ':', len);
+	size_t i;
+
+	if (len > 5 && strncasecmp(p, "IPv6:", 5) == 0) {
+		struct in6_addr in6;
+
+		if (len - 5 >= sizeof(buf))
+			return false;
+		memcpy(buf, p + 5, len - 5);
+		buf[len - 5] = '\0';
+		return inet_pton(AF_INET6, buf, &in6) == 1;
+	}
+	if (colon == NULL) {
+		struct in_addr in;
+
+		if (len >= sizeof(buf))
+			return false;
+		memcpy(buf, p, len);
+		buf[len] = '\0';
+		return inet_pton(AF_INET, buf, &in) == 1;
+	}
+	/* Standardized-tag: Ldh-str, ending in a letter or digit */
+	if (colon == p || !isalnum((unsigned char)*p)
+	    || !isalnum((unsigned char)colon[-1]))
+		return false;
+	for (i = 0; p + i < colon; i++)
+		if (!isalnum((unsigned char)p[i]) && p[i] != '-')
+			return false;
+	if (colon + 1 == p + len)
+		return false;
+	for (i = (size_t)(colon + 1 - p); i < len; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c < 33 || c > 126 || c == '[' || c == '\\' || c == ']')
+			return false;
+	}
+	return true;
+}
+
 /* A domain: LDH labels joined by dots, or [address literal]. */
 static const char *
 addr_domain(const char *p, bool utf8)
 {
-	const char *start = p;
-
 	if (*p == '[') {
-		p++;
-		while (*p != '\0' && *p != ']' && *p != '['
-		    && (isalnum((unsigned char)*p) || strchr(".:-", *p)))
-			p++;
-		return *p == ']' && p - start > 1 ? p + 1 : NULL;
+		const char *close = strchr(p + 1, ']');
+
+		if (close == NULL || !addr_literal(p + 1,
+		    (size_t)(close - p - 1)))
+			return NULL;
+		return close + 1;
 	}
 	for (;;) {
 		const char *label = p;
+		size_t n;
 
-		while (*p != '\0' && (isalnum((unsigned char)*p) || *p == '-'
-		    || ((unsigned char)*p >= 0x80 && utf8)))
-			p++;
+		for (;;) {
+			unsigned char c = (unsigned char)*p;
+
+			if (c >= 0x80 && utf8 && (n = addr_utf8_len(p)) > 0)
+				p += n;
+			else if (isalnum(c) || c == '-')
+				p++;
+			else
+				break;
+		}
 		if (p == label || *label == '-' || p[-1] == '-')
 			return NULL;
 		if (*p != '.')
@@ -217,6 +329,35 @@ params:
 	return 0;
 }
 
+/*
+ * An esmtp-value (RFC 5321 4.1.2): 1*(%d33-60 / %d62-126), so not empty
+ * and without '=', spaces or controls. Well-formed UTF-8 is let through
+ * for the parameters RFC 6531 extends; each command checks its own
+ * values further.
+ */
+static bool
+addr_param_value(const char *v)
+{
+	size_t n;
+
+	if (*v == '\0')
+		return false;
+	while (*v != '\0') {
+		unsigned char c = (unsigned char)*v;
+
+		if (c >= 0x80) {
+			if ((n = addr_utf8_len(v)) == 0)
+				return false;
+			v += n;
+			continue;
+		}
+		if (c < 33 || c > 126 || c == '=')
+			return false;
+		v++;
+	}
+	return true;
+}
+
 /* Splits parameters in place: "SIZE=123 BODY=8BITMIME SMTPUTF8". */
 int
 smtp_parse_params(struct fc_arena *a, char *params, char **keys,
@@ -241,6 +382,8 @@ smtp_parse_params(struct fc_arena *a, char *params, char **keys,
 		if (eq != NULL) {
 			*eq = '\0';
 			values[n] = eq + 1;
+			if (!addr_param_value(values[n]))
+				return -1;
 		} else
 			values[n] = NULL;
 		/* esmtp-keyword: ALPHA / DIGIT, then also '-' */
