@@ -198,6 +198,28 @@ smtp_init(struct fc_core *core, void *confp, const char **error_r)
 	return 0;
 }
 
+/*
+ * The busy reply, written by the core to a connection a limit refuses.
+ * RFC 5321 4.2 puts the server's name after 421, and the name comes from
+ * the configuration, so the text is made in each worker for the
+ * generation it serves (a reload forks new workers; the master never
+ * writes it). Before that it says the same without a name.
+ */
+static char smtp_busy_reply[320] =
+    "421 4.7.0 Too many connections, try again later\r\n";
+
+static int
+smtp_worker_init(struct fc_core *core, void *confp, const char **error_r)
+{
+	const struct smtp_conf *conf = confp;
+
+	(void)error_r;
+	snprintf(smtp_busy_reply, sizeof(smtp_busy_reply), "421 4.7.0 %.255s "
+	    "Too many connections, try again later\r\n",
+	    conf->hostname != NULL ? conf->hostname : fc_core_hostname(core));
+	return 0;
+}
+
 static void
 smtp_fini(struct fc_core *core, void *confp)
 {
@@ -227,7 +249,7 @@ static const struct fc_protocol_ops smtp_ops = {
 	.size = sizeof(struct fc_protocol_ops),
 	.default_listen = smtp_default_listen,
 	.listener_kinds = smtp_kinds,
-	.busy_reply = "421 4.7.0 Too many connections, try again later\r\n",
+	.busy_reply = smtp_busy_reply,
 	.service_defaults = smtp_service_defaults,
 	.start = smtp_start,
 	.line = smtp_line,
@@ -246,6 +268,7 @@ const struct fc_module fc_module_smtp = {
 	.directives = smtp_directives,
 	.conf_size = sizeof(struct smtp_conf),
 	.init = smtp_init,
+	.worker_init = smtp_worker_init,
 	.fini = smtp_fini,
 	.ops = &smtp_ops,
 };

@@ -231,13 +231,14 @@ def test_message_rate_limit(smtp_server):
 
 def test_connections_per_ip(smtp_server):
     """max_connections_per_ip 2: a third connection from the same IP
-    gets the busy reply (421 4.7.0) and is closed; another IP is served;
-    when one of the two leaves, the IP may connect again."""
+    gets the busy reply (421 4.7.0 with the host name, RFC 5321 4.2) and
+    is closed; another IP is served; when one of the two leaves, the IP
+    may connect again."""
     srv = smtp_server(smtp="max_connections_per_ip 2;")
     first, second = srv.client(), srv.client()
     try:
         with srv.client(greet=False) as third:
-            assert third.reply().startswith("421 4.7.0 ")
+            assert third.reply().startswith("421 4.7.0 %s " % HOSTNAME)
             assert third.expect_closed() == []
         with srv.client(source=STRANGER) as other:
             other.ehlo()
