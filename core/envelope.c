@@ -1,9 +1,16 @@
 /*
  * envelope.c - a mail transaction as protocol modules and filters share
- * it (include/facteur/envelope.h). Lives in the session's arena.
+ * it (include/facteur/envelope.h).
+ *
+ * The struct lives in the session's arena; what a transaction puts in
+ * it lives in an arena of its own, emptied by fc_envelope_reset(), so a
+ * session that runs any number of transactions holds no more than the
+ * largest one. The HELO outlives transactions: it is malloc'ed, replaced
+ * by the next HELO and freed with the session.
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <facteur/arena.h>
@@ -16,8 +23,8 @@ struct envelope_header {
 
 struct fc_envelope {
 	struct fc_session *s;
-	struct fc_arena *a;
-	const char *helo;
+	struct fc_arena *a;		/* the transaction's */
+	char *helo;
 	const char *sender;
 	const char **rcpts;
 	size_t nrcpts, rcptalloc;
@@ -30,6 +37,17 @@ struct fc_envelope {
 	const char *reply;
 };
 
+/* With the session's arena: the transaction's arena and the HELO. */
+static void
+envelope_free(void *arg)
+{
+	struct fc_envelope *env = arg;
+
+	fc_arena_free(&env->a);
+	free(env->helo);
+	env->helo = NULL;
+}
+
 struct fc_envelope *
 fc_envelope_new(struct fc_session *s)
 {
@@ -37,33 +55,36 @@ fc_envelope_new(struct fc_session *s)
 	struct fc_envelope *env = fc_arena_alloc(a, sizeof(*env));
 
 	env->s = s;
-	env->a = a;
+	env->a = fc_arena_new("envelope", 1024);
 	env->fd = -1;
+	fc_arena_on_free(a, envelope_free, env);
 	return env;
 }
 
-/*
- * The arrays grow in the session's arena; a long session's transactions
- * reuse them (reset keeps the allocation), so memory stays bounded by the
- * largest transaction.
- */
 void
 fc_envelope_reset(struct fc_envelope *env)
 {
 	env->sender = NULL;
-	env->nrcpts = 0;
+	env->rcpts = NULL;
+	env->nrcpts = env->rcptalloc = 0;
 	env->fd = -1;
 	env->size = 0;
 	env->id = NULL;
-	env->nheaders = 0;
+	env->headers = NULL;
+	env->nheaders = env->headeralloc = 0;
 	env->folder = NULL;
 	env->reply = NULL;
+	fc_arena_reset(env->a);
 }
 
 void
 fc_envelope_set_helo(struct fc_envelope *env, const char *helo)
 {
-	env->helo = fc_arena_strdup(env->a, helo);
+	/* copied before the old one goes: helo may point into it */
+	char *copy = fc_strdup(helo);
+
+	free(env->helo);
+	env->helo = copy;
 }
 
 void

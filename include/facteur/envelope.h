@@ -6,9 +6,10 @@
  * The protocol module (SMTP, LMTP) creates the envelope, fills it as the
  * dialogue goes, and runs the filter hooks (hook.h) with it; filters read
  * it and leave their decisions in it (headers to add, a folder to deliver
- * to, the reply for a rejection). Everything lives in the session's
- * arena; fc_envelope_reset() starts the next transaction (RSET, or after
- * a message).
+ * to, the reply for a rejection). The envelope goes with the session;
+ * fc_envelope_reset() starts the next transaction (RSET, or after a
+ * message) and frees what the last one held, so a string it returned is
+ * valid until then (the HELO until the next HELO).
  */
 #ifndef FACTEUR_ENVELOPE_H
 #define FACTEUR_ENVELOPE_H

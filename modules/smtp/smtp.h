@@ -104,6 +104,14 @@ enum smtp_state {
 	SMTP_ST_AUTH,			/* a SASL exchange is going on */
 };
 
+/*
+ * Memory: the session's arena holds only this struct. What a transaction
+ * keeps (sender, recipients, DSN values) lives in tx, reset when the
+ * transaction ends (RSET, HELO, end of message, a new MAIL); what one
+ * command needs for itself (parsing, lookups, log quoting) lives in cmd,
+ * reset before each command line. So a session of any length holds no
+ * more than its largest transaction.
+ */
 struct smtp_session {
 	struct fc_session *s;
 	const struct smtp_conf *conf;
@@ -113,7 +121,10 @@ struct smtp_session {
 	bool trusted;			/* from trusted_networks */
 	struct fc_envelope *env;
 	struct fc_sasl *sasl;
-	char *helo;
+	struct fc_arena *tx;		/* the transaction's */
+	struct fc_arena *cmd;		/* the current command's */
+	char *helo;			/* NULL, or helo_buf */
+	char helo_buf[256];
 
 	/* the transaction */
 	char id[20];

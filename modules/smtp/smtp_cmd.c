@@ -26,12 +26,6 @@
 
 #define SMTP_PARAMS_MAX	16
 
-static struct fc_arena *
-cmd_arena(struct smtp_session *ss)
-{
-	return fc_session_arena(ss->s);
-}
-
 /* The reply for a hook's refusal; hooks may set their own text. */
 static enum fc_next
 cmd_hook_refusal(struct smtp_session *ss, enum fc_verdict v,
@@ -115,8 +109,10 @@ cmd_helo(struct smtp_session *ss, const char *verb, char *arg,
 	smtp_transaction_reset(ss);
 	ss->state = SMTP_ST_READY;
 	ss->esmtp = extended;
-	ss->helo = fc_arena_strndup(cmd_arena(ss), arg,
-	    strlen(arg) > 255 ? 255 : strlen(arg));
+	/* kept in the session itself: a client repeating EHLO must not
+	 * make it grow */
+	snprintf(ss->helo_buf, sizeof(ss->helo_buf), "%s", arg);
+	ss->helo = ss->helo_buf;
 	fc_envelope_set_helo(ss->env, ss->helo);
 	v = fc_hook_run(ss->s, FC_HOOK_SMTP_HELO, ss->env, cmd_helo_done,
 	    extended ? ss : NULL);
@@ -155,7 +151,7 @@ cmd_mail_params(struct smtp_session *ss, char *params, bool *utf8_r)
 	int n, i;
 
 	*utf8_r = false;
-	n = smtp_parse_params(cmd_arena(ss), params, keys, values,
+	n = smtp_parse_params(ss->cmd, params, keys, values,
 	    SMTP_PARAMS_MAX);
 	if (n < 0)
 		return "501 5.5.4 Syntax error in parameters";
@@ -193,8 +189,8 @@ cmd_mail_params(struct smtp_session *ss, char *params, bool *utf8_r)
 				return "501 5.5.4 Bad RET";
 		} else if (strcasecmp(k, "ENVID") == 0
 		    && ss->kind == SMTP_KIND_SUBMISSION && v != NULL) {
-			if (strlen(v) > 100 || !smtp_xtext_decode(cmd_arena(ss),
-			    v, &ss->dsn_envid))
+			if (strlen(v) > 100 || !smtp_xtext_decode(ss->tx, v,
+			    &ss->dsn_envid))
 				return "501 5.5.4 Bad ENVID";
 		} else
 			return "555 5.5.4 Unsupported parameter";
@@ -248,7 +244,9 @@ cmd_mail(struct smtp_session *ss, char *arg)
 		return smtp_error(ss, "503 5.5.1 Error: nested MAIL command");
 	if (ss->kind == SMTP_KIND_SUBMISSION && fc_session_user(ss->s) == NULL)
 		return smtp_error(ss, "530 5.7.0 Authentication required");
-	if (arg == NULL || smtp_parse_path(cmd_arena(ss), arg, "FROM", true,
+	/* a new transaction: nothing is left of the one before */
+	smtp_transaction_reset(ss);
+	if (arg == NULL || smtp_parse_path(ss->tx, arg, "FROM", true,
 	    &ss->sender, &params, &err) < 0)
 		return smtp_error(ss, "%s", arg == NULL ?
 		    "501 5.5.4 Syntax: MAIL FROM:<address>" : err);
@@ -280,7 +278,7 @@ cmd_mail(struct smtp_session *ss, char *arg)
 	cmd_new_id(ss);
 	fc_envelope_set_sender(ss->env, ss->sender.address);
 	fc_log_session(ss->s, FC_LOG_INFO, "event=mail id=%s from=<%s>",
-	    ss->id, fc_log_quote(cmd_arena(ss), ss->sender.address, 256));
+	    ss->id, fc_log_quote(ss->cmd, ss->sender.address, 256));
 	v = fc_hook_run(ss->s, FC_HOOK_SMTP_MAIL, ss->env, cmd_mail_done, NULL);
 	if (v == FC_PENDING)
 		return FC_NEXT_WAIT;
@@ -308,7 +306,7 @@ cmd_rcpt_add(struct smtp_session *ss, const char *address, const char *user,
 
 	if (ss->nrcpts == ss->rcptalloc) {
 		size_t n = ss->rcptalloc == 0 ? 8 : ss->rcptalloc * 2;
-		struct smtp_rcpt *more = fc_arena_alloc(cmd_arena(ss),
+		struct smtp_rcpt *more = fc_arena_alloc(ss->tx,
 		    n * sizeof(*more));
 
 		if (ss->nrcpts > 0)
@@ -317,10 +315,9 @@ cmd_rcpt_add(struct smtp_session *ss, const char *address, const char *user,
 		ss->rcptalloc = n;
 	}
 	r = &ss->rcpts[ss->nrcpts++];
-	r->address = fc_arena_strdup(cmd_arena(ss), address);
-	r->user = user != NULL ? fc_arena_strdup(cmd_arena(ss), user) : NULL;
-	r->orcpt = orcpt != NULL ? fc_arena_strdup(cmd_arena(ss), orcpt) :
-	    NULL;
+	r->address = fc_arena_strdup(ss->tx, address);
+	r->user = user != NULL ? fc_arena_strdup(ss->tx, user) : NULL;
+	r->orcpt = orcpt != NULL ? fc_arena_strdup(ss->tx, orcpt) : NULL;
 	r->notify = notify;
 }
 
@@ -333,7 +330,7 @@ cmd_rcpt_params(struct smtp_session *ss, char *params, char **orcpt_r,
 
 	*orcpt_r = NULL;
 	*notify_r = 0;
-	n = smtp_parse_params(cmd_arena(ss), params, keys, values,
+	n = smtp_parse_params(ss->cmd, params, keys, values,
 	    SMTP_PARAMS_MAX);
 	if (n < 0)
 		return "501 5.5.4 Syntax error in parameters";
@@ -361,7 +358,7 @@ cmd_rcpt_params(struct smtp_session *ss, char *params, char **orcpt_r,
 				return "501 5.5.4 NOTIFY=NEVER stands alone";
 		} else if (strcasecmp(keys[i], "ORCPT") == 0) {
 			if (strlen(values[i]) > 500 || strchr(values[i], ';')
-			    == NULL || !smtp_xtext_decode(cmd_arena(ss),
+			    == NULL || !smtp_xtext_decode(ss->cmd,
 			    strchr(values[i], ';') + 1, orcpt_r))
 				return "501 5.5.4 Bad ORCPT";
 		} else
@@ -392,7 +389,7 @@ cmd_rcpt_done(struct fc_session *s, enum fc_verdict v, void *arg)
 static enum fc_next
 cmd_rcpt(struct smtp_session *ss, char *arg)
 {
-	struct fc_arena *a = cmd_arena(ss);
+	struct fc_arena *a = ss->cmd;
 	struct smtp_path path;
 	char *params, *orcpt, **targets, **users;
 	const char *err;
@@ -560,7 +557,7 @@ cmd_starttls(struct smtp_session *ss, char *arg)
 static enum fc_next
 cmd_vrfy(struct smtp_session *ss, char *arg)
 {
-	struct fc_arena *a = cmd_arena(ss);
+	struct fc_arena *a = ss->cmd;
 	struct fc_user *u;
 	const char *err;
 

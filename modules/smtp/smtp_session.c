@@ -93,7 +93,8 @@ smtp_transaction_reset(struct smtp_session *ss)
 	ss->body_8bit = false;
 	ss->dsn_ret = 0;
 	ss->dsn_envid = NULL;
-	ss->nrcpts = 0;
+	ss->rcpts = NULL;		/* the array was in tx */
+	ss->nrcpts = ss->rcptalloc = 0;
 	ss->rcpt_attempts = 0;
 	ss->bdat_size = 0;
 	ss->bdat_last = false;
@@ -101,6 +102,8 @@ smtp_transaction_reset(struct smtp_session *ss)
 	if (ss->state != SMTP_ST_GREET)
 		ss->state = SMTP_ST_READY;
 	fc_envelope_reset(ss->env);
+	/* nothing of the transaction is pointed at any more */
+	fc_arena_reset(ss->tx);
 }
 
 /* An anonymous file for the message being received. */
@@ -158,6 +161,14 @@ smtp_greet(struct smtp_session *ss, enum fc_verdict v)
 	return FC_NEXT_CONTINUE;
 }
 
+static void
+smtp_arena_free(void *arg)
+{
+	struct fc_arena *a = arg;
+
+	fc_arena_free(&a);
+}
+
 enum fc_next
 smtp_start(struct fc_session *s)
 {
@@ -170,6 +181,11 @@ smtp_start(struct fc_session *s)
 	ss->s = s;
 	ss->conf = conf;
 	ss->spool_fd = -1;
+	/* freed with the session's arena, however the session ends */
+	ss->tx = fc_arena_new("smtp-transaction", 1024);
+	fc_arena_on_free(fc_session_arena(s), smtp_arena_free, ss->tx);
+	ss->cmd = fc_arena_new("smtp-command", 1024);
+	fc_arena_on_free(fc_session_arena(s), smtp_arena_free, ss->cmd);
 	ss->kind = kind == NULL || strcmp(kind, "smtp") == 0 ? SMTP_KIND_SMTP :
 	    strcmp(kind, "submission") == 0 ? SMTP_KIND_SUBMISSION :
 	    SMTP_KIND_LMTP;
@@ -197,6 +213,8 @@ smtp_line(struct fc_session *s, char *line, size_t len)
 {
 	struct smtp_session *ss = smtp_state(s);
 
+	/* the previous command is over, its replies written */
+	fc_arena_reset(ss->cmd);
 	/* a NUL would cut the command short behind our back */
 	if (strlen(line) != len)
 		return smtp_error(ss, "500 5.5.2 Error: NUL in command");
