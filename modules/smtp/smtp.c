@@ -254,6 +254,7 @@ static const struct fc_protocol_ops smtp_ops = {
 	.start = smtp_start,
 	.line = smtp_line,
 	.line_too_long = smtp_line_too_long,
+	.bytes = smtp_bytes,
 	.spooled = smtp_spooled,
 	.timeout = smtp_timeout,
 	.stop = smtp_stop,

@@ -140,6 +140,7 @@ struct smtp_session {
 	uint64_t bdat_size;
 	bool bdat_last;
 	bool bdat_failed;
+	const char *bdat_refusal;	/* said once a refused chunk is read */
 	unsigned int messages;		/* accepted in this session */
 	char reply[512];		/* pending reply of a waited hook */
 };
@@ -186,6 +187,8 @@ enum fc_next smtp_dispatch(struct smtp_session *ss, char *line, size_t len);
 /* smtp_data.c */
 enum fc_next smtp_cmd_data(struct smtp_session *ss, char *arg);
 enum fc_next smtp_cmd_bdat(struct smtp_session *ss, char *arg);
+enum fc_next smtp_bytes(struct fc_session *s, const char *data, size_t len,
+    bool last);
 enum fc_next smtp_spooled(struct fc_session *s,
     const struct fc_spool_result *r);
 

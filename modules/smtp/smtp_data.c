@@ -35,31 +35,29 @@
 #include "smtp.h"
 #include "smtp_queue.h"
 
-static bool
-data_ready(struct smtp_session *ss, enum fc_next *next_r)
+/* NULL when a message may start (or go on), else the refusal. */
+static const char *
+data_not_ready(const struct smtp_session *ss)
 {
 	if (ss->state == SMTP_ST_RCPT || ss->state == SMTP_ST_BDAT)
-		return true;
+		return NULL;
 	if (ss->state == SMTP_ST_MAIL)
-		*next_r = smtp_error(ss, "554 5.5.1 Error: no valid "
-		    "recipients");
-	else
-		*next_r = smtp_error(ss, "503 5.5.1 Error: need RCPT command");
-	return false;
+		return "554 5.5.1 Error: no valid recipients";
+	return "503 5.5.1 Error: need RCPT command";
 }
 
 enum fc_next
 smtp_cmd_data(struct smtp_session *ss, char *arg)
 {
-	enum fc_next next;
+	const char *refusal;
 
 	if (arg != NULL)
 		return smtp_error(ss, "501 5.5.4 Syntax: DATA");
 	if (ss->state == SMTP_ST_BDAT)
 		return smtp_error(ss, "503 5.5.1 Error: DATA in the middle of "
 		    "BDAT");
-	if (!data_ready(ss, &next))
-		return next;
+	if ((refusal = data_not_ready(ss)) != NULL)
+		return smtp_error(ss, "%s", refusal);
 	ss->spool_fd = smtp_spool_open(ss);
 	if (ss->spool_fd < 0) {
 		fc_log_session(ss->s, FC_LOG_ERROR, "event=error id=%s "
@@ -74,23 +72,59 @@ smtp_cmd_data(struct smtp_session *ss, char *arg)
 	return FC_NEXT_CONTINUE;
 }
 
+/*
+ * A BDAT we refuse still has its chunk right behind it (RFC 3030 2: the
+ * client does not wait, and with PIPELINING cannot know that its RCPTs
+ * failed). The chunk is read and dropped, then the refusal is written;
+ * were it not read, its bytes would run as commands.
+ */
+static enum fc_next
+data_bdat_refuse(struct smtp_session *ss, uint64_t n, const char *refusal)
+{
+	if (n == 0)
+		return smtp_error(ss, "%s", refusal);
+	ss->bdat_refusal = refusal;
+	fc_session_read_bytes(ss->s, n);
+	return FC_NEXT_CONTINUE;
+}
+
+/* The bytes of a refused chunk (fc_session_read_bytes()). */
+enum fc_next
+smtp_bytes(struct fc_session *s, const char *data, size_t len, bool last)
+{
+	struct smtp_session *ss = fc_session_data(s);
+	const char *refusal = ss->bdat_refusal;
+
+	(void)data;
+	(void)len;
+	if (!last || refusal == NULL)
+		return FC_NEXT_CONTINUE;
+	ss->bdat_refusal = NULL;
+	return smtp_error(ss, "%s", refusal);
+}
+
 enum fc_next
 smtp_cmd_bdat(struct smtp_session *ss, char *arg)
 {
 	unsigned long long n;
-	enum fc_next next;
+	const char *refusal;
 	char *end, *last;
 
 	if (arg == NULL || *arg < '0' || *arg > '9')
 		return smtp_error(ss, "501 5.5.4 Syntax: BDAT size [LAST]");
+	errno = 0;
 	n = strtoull(arg, &end, 10);
+	if (errno != 0 || (*end != '\0' && *end != ' '))
+		return smtp_error(ss, "501 5.5.4 Syntax: BDAT size [LAST]");
 	last = end;
 	while (*last == ' ')
 		last++;
+	/* with its size known, even a bad BDAT has a chunk to skip */
 	if (*last != '\0' && strcasecmp(last, "LAST") != 0)
-		return smtp_error(ss, "501 5.5.4 Syntax: BDAT size [LAST]");
-	if (!data_ready(ss, &next))
-		return next;
+		return data_bdat_refuse(ss, n, "501 5.5.4 Syntax: BDAT size "
+		    "[LAST]");
+	if ((refusal = data_not_ready(ss)) != NULL)
+		return data_bdat_refuse(ss, n, refusal);
 	if (ss->state != SMTP_ST_BDAT) {
 		ss->spool_fd = smtp_spool_open(ss);
 		ss->bdat_size = 0;

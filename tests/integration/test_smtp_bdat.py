@@ -175,6 +175,22 @@ def test_bdat_out_of_sequence(mx):
         assert c.reply() == "250 2.0.0 Ok", "the chunk ran as commands"
 
 
+def test_bad_bdat_with_a_size_skips_its_chunk(mx):
+    """A BDAT whose size reads well but whose rest does not (BDAT 18
+    FIRST) is 501, and its 18 bytes are still read and dropped; a size
+    that is no number cannot be skipped, so only that line is refused."""
+    chunk = b"HELP\r\nHELP\r\nRSET\r\n"
+    with mx.client() as c:
+        c.ehlo()
+        envelope(c)
+        c.send(b"BDAT %d FIRST\r\n" % len(chunk) + chunk + b"NOOP\r\n")
+        assert c.reply().startswith("501 ")
+        assert c.reply() == "250 2.0.0 Ok", "the chunk ran as commands"
+        assert c.cmd("BDAT 12x").startswith("501 ")
+        assert c.cmd("BDAT 99999999999999999999999").startswith("501 ")
+        assert c.cmd("NOOP") == "250 2.0.0 Ok"
+
+
 def test_bdat_syntax(mx):
     """BDAT needs a size, and only LAST may follow it (501)."""
     with mx.client() as c:
