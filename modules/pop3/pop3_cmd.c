@@ -195,7 +195,11 @@ pop3_message_more(struct pop3_session *ps)
 		if (n == 0 || ps->stream.done) {
 			outlen = pop3_stream_finish(&ps->stream, pop3_out);
 			fc_session_write(ps->s, pop3_out, outlen);
-			if (ps->out_retr)
+			/* \Seen at QUIT, unless it is there already: a
+			 * client fetching the same mail again costs the
+			 * store nothing */
+			if (ps->out_retr && !(fc_msg_flags(ps->box,
+			    ps->msgs[ps->out_msg].seq) & FC_FLAG_SEEN))
 				ps->seen[ps->out_msg] = 1;
 			pop3_message_close(ps);
 			return FC_NEXT_CONTINUE;

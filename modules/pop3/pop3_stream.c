@@ -16,6 +16,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "pop3.h"
 
 void
@@ -54,9 +56,9 @@ size_t
 pop3_stream_convert(struct pop3_stream *st, const char *in, size_t len,
     char *out, size_t *outlen_r)
 {
-	size_t i, o = 0;
+	size_t i = 0, o = 0;
 
-	for (i = 0; i < len && !st->done; i++) {
+	while (i < len && !st->done) {
 		char c = in[i];
 
 		if (c == '\n') {
@@ -65,15 +67,36 @@ pop3_stream_convert(struct pop3_stream *st, const char *in, size_t len,
 			out[o++] = '\n';
 			st->cr = false;
 			st->done = pop3_stream_eol(st);
+			i++;
 			continue;
 		}
-		if (st->line_start && c == '.')
-			out[o++] = '.';
-		out[o++] = c;
-		st->line_start = false;
-		st->cr = c == '\r';
-		if (c != '\r')
-			st->blank = false;
+		if (st->line_start) {
+			if (c == '.')
+				out[o++] = '.';
+			out[o++] = c;
+			st->line_start = false;
+			st->cr = c == '\r';
+			if (c != '\r')
+				st->blank = false;
+			i++;
+			continue;
+		}
+		/* inside a line: copy up to its end in one go (this is
+		 * where a large message spends its time) */
+		{
+			const char *nl = memchr(in + i, '\n', len - i);
+			size_t n = (nl != NULL ? (size_t)(nl - in) : len) - i;
+			size_t k;
+
+			memcpy(out + o, in + i, n);
+			if (st->blank)
+				for (k = 0; k < n && st->blank; k++)
+					if (in[i + k] != '\r')
+						st->blank = false;
+			st->cr = in[i + n - 1] == '\r';
+			o += n;
+			i += n;
+		}
 	}
 	*outlen_r = o;
 	return i;
