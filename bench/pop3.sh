@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# pop3.sh [BUILDDIR] - POP3 downloads from facteurd beside Dovecot's pop3
+# (Debian's dovecot-pop3d), on the same maildir content, in one run:
+#
+#  1. RETR throughput: CLIENTS clients, each its own user with MSGS
+#     messages of SIZE bytes, log in, RETR everything, QUIT, again and
+#     again for SECS seconds: MiB/s of message data;
+#  2. logins per second: the same clients, USER, PASS, STAT, QUIT.
+#
+# Dovecot runs twice: stock (a login process per connection, a pop3
+# process per session) and with its documented high-performance
+# settings (login processes reused: service pop3-login { service_count
+# = 0 }, and pop3 processes reused for 100 sessions). Both servers check
+# the same crypt(3) hashes (HASH: sha512 by default, or yescrypt,
+# bcrypt), facteur from its passwd file and Dovecot with scheme CRYPT.
+# The mail: facteurctl imports the messages, and Dovecot gets copies of
+# the very files facteur wrote.
+#
+# Settings: CLIENTS (20), SECS (10), MSGS (10), SIZE (524288), HASH
+# (sha512), FACTEUR_WORKERS (the number of cores), FACTEUR_PORT (17110),
+# DOVECOT_PORT (17111), BENCH_KEEP=1 keeps the scratch folder.
+set -euo pipefail
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+CLIENTS="${CLIENTS:-20}"
+SECS="${SECS:-10}"
+MSGS="${MSGS:-10}"
+SIZE="${SIZE:-524288}"
+HASH="${HASH:-sha512}"
+FACTEUR_WORKERS="${FACTEUR_WORKERS:-$(nproc)}"
+FACTEUR_PORT="${FACTEUR_PORT:-17110}"
+DOVECOT_PORT="${DOVECOT_PORT:-17111}"
+PASS=benchpass
+
+bench_init pop3 "${1:-}"
+FACTEURCTL="$FACTEUR_BUILDDIR/facteurctl"
+export FACTEUR_MODULE_PATH="$FACTEUR_BUILDDIR/modules"
+[ -e "$FACTEUR_BUILDDIR/modules/pop3/.libs/pop3.so" ] \
+    || bench_die "the pop3 module is not built in $FACTEUR_BUILDDIR"
+bench_need_pkgs python3 dovecot-core dovecot-pop3d
+bench_ensure_user facteur
+bench_ensure_user "$BENCH_MAIL_USER"
+bench_port_free "$FACTEUR_PORT"
+bench_port_free "$DOVECOT_PORT"
+bench_raise_nofile 4096
+
+jget() {
+    "$BENCH_PY" -c 'import json, sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"
+}
+ratio() {
+    "$BENCH_PY" -c 'import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print("%.2f" % (a / b) if b else "-")' "$1" "$2"
+}
+load() {  # load PORT MODE
+    "$BENCH_PY" "$BENCH_DIR/pop3_load.py" --port "$1" --mode "$2" \
+        --clients "$CLIENTS" --secs "$SECS" --password "$PASS"
+}
+check_errors() {  # check_errors NAME JSON
+    [ "$(jget "$2" errors)" = 0 ] \
+        || bench_die "$1: $(jget "$2" errors) sessions failed: $(jget "$2" first_errors)"
+}
+
+hash="$("$FACTEURCTL" pw -s "$HASH" -p "$PASS")"
+
+# ------------------------------------------------------------------
+bench_log "facteur: $CLIENTS users, $MSGS messages of $SIZE bytes each"
+F="$BENCH_TMP/facteur"
+mkdir -p "$F/mail" "$F/state" "$BENCH_TMP/msgs"
+chown facteur: "$F/mail" "$F/state"
+for ((i = 1; i <= CLIENTS; i++)); do
+    echo "bench$i:$hash"
+done >"$F/passwd"
+chmod 644 "$F/passwd"
+cat >"$F/facteurd.conf" <<CONF
+# facteurd for bench/pop3.sh
+user facteur;
+workers $FACTEUR_WORKERS;
+pid_file $F/facteurd.pid;
+state_dir $F/state;
+log stderr;
+log_level notice;
+max_connections 20000;
+load passwd-file maildir pop3;
+passwd-file { path $F/passwd; }
+maildir { location $F/mail/%n; }
+pop3 {
+    listen 127.0.0.1:$FACTEUR_PORT;
+    max_connections_per_ip 20000;
+}
+CONF
+"$BENCH_PY" - "$BENCH_TMP/msgs" "$MSGS" "$SIZE" <<'PY'
+import os, sys
+d, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+line = b"The quick brown fox jumps over the lazy dog; 0123456789 abcdefghij\n"
+for k in range(n):
+    head = (b"From: <sender@example.net>\nTo: <bench@example.org>\n"
+            b"Subject: bench %d\nMessage-ID: <%d@bench.example>\n\n" % (k, k))
+    body, left, i = [], size - len(head), 0
+    while left > len(line):
+        # a line starting with "." now and then: it is stuffed on the wire
+        l = b"." + line[1:] if i % 200 == 0 else line
+        body.append(l)
+        left -= len(l)
+        i += 1
+    with open(os.path.join(d, "m%02d.eml" % k), "wb") as f:
+        f.write(head + b"".join(body))
+PY
+for ((i = 1; i <= CLIENTS; i++)); do
+    "$FACTEURCTL" -c "$F/facteurd.conf" mailbox import "bench$i" INBOX \
+        "$BENCH_TMP"/msgs/*.eml >/dev/null
+done
+bench_start facteurd "$F/facteurd.log" "$FACTEURD" -f -c "$F/facteurd.conf"
+FPID=$BENCH_PID
+bench_wait_greeting "$FACTEUR_PORT" "+OK" || bench_die "facteurd did not start"
+
+# ------------------------------------------------------------------
+bench_log "Dovecot: the same files, a private instance on 127.0.0.1:$DOVECOT_PORT"
+D="$BENCH_TMP/dovecot"
+uid="$(id -u "$BENCH_MAIL_USER")"
+gid="$(id -g "$BENCH_MAIL_USER")"
+mkdir -p "$D"/{etc,run,state,log,mail}
+chmod 755 "$D" "$D/etc" "$D/run" "$D/state" "$D/log"
+for ((i = 1; i <= CLIENTS; i++)); do
+    echo "bench$i:{CRYPT}$hash:$uid:$gid::$D/mail/bench$i::"
+    mkdir -p "$D/mail/bench$i"/{cur,new,tmp}
+    cp "$F/mail/bench$i/cur/"* "$D/mail/bench$i/cur/"
+done >"$D/etc/users"
+chmod 644 "$D/etc/users"
+chown -R "$uid:$gid" "$D/mail"
+dovecot_conf() {  # dovecot_conf stock|perf
+    local login="" mail=""
+    if [ "$1" = perf ]; then
+        login="  service_count = 0
+  process_min_avail = $(nproc)
+  vsz_limit = 1G"
+        mail="  service_count = 100
+  process_min_avail = $(nproc)"
+    fi
+    cat >"$D/etc/dovecot.conf" <<CONF
+# private Dovecot for bench/pop3.sh, profile $1
+instance_name = facteur-bench-pop3
+base_dir = $D/run
+state_dir = $D/state
+protocols = pop3
+listen = 127.0.0.1
+log_path = $D/log/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+first_valid_uid = $uid
+last_valid_uid = $uid
+mail_location = maildir:$D/mail/%n
+passdb {
+  driver = passwd-file
+  args = scheme=CRYPT username_format=%n $D/etc/users
+}
+userdb {
+  driver = passwd-file
+  args = username_format=%n $D/etc/users
+}
+default_process_limit = 5000
+default_client_limit = 20000
+service pop3-login {
+$login
+  inet_listener pop3 {
+    address = 127.0.0.1
+    port = $DOVECOT_PORT
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+}
+service pop3 {
+  process_limit = 5000
+$mail
+}
+protocol pop3 {
+  mail_max_userip_connections = 10000
+}
+CONF
+    doveconf -c "$D/etc/dovecot.conf" -n >"$D/etc/doveconf-n.txt" \
+        2>"$D/log/doveconf.err" \
+        || { cat "$D/log/doveconf.err" >&2; bench_die "Dovecot config check failed"; }
+}
+
+# ------------------------------------------------------------------
+bench_log "facteur: RETR for ${SECS}s, then logins"
+f_retr="$(load "$FACTEUR_PORT" retr)"; check_errors facteur "$f_retr"
+f_login="$(load "$FACTEUR_PORT" login)"; check_errors facteur "$f_login"
+bench_stop "$FPID"
+
+declare -A d_retr d_login
+for profile in stock perf; do
+    bench_log "Dovecot $profile: RETR for ${SECS}s, then logins"
+    dovecot_conf "$profile"
+    bench_start "dovecot-$profile" "$D/log/stderr.log" dovecot -F -c "$D/etc/dovecot.conf"
+    DPID=$BENCH_PID
+    bench_wait_greeting "$DOVECOT_PORT" "+OK" || bench_die "Dovecot did not start"
+    d_retr[$profile]="$(load "$DOVECOT_PORT" retr)"
+    check_errors "Dovecot $profile" "${d_retr[$profile]}"
+    d_login[$profile]="$(load "$DOVECOT_PORT" login)"
+    check_errors "Dovecot $profile" "${d_login[$profile]}"
+    bench_stop "$DPID"
+done
+
+# ------------------------------------------------------------------
+row() {  # row NAME RETR_JSON LOGIN_JSON
+    printf '  %-34s %8s MiB/s %8s RETR/s %8s logins/s   (client CPU %s%% / %s%%)\n' \
+        "$1" "$(jget "$2" mib_per_s)" "$(jget "$2" retr_per_s)" \
+        "$(jget "$3" sessions_per_s)" "$(jget "$2" client_cpu_pct)" \
+        "$(jget "$3" client_cpu_pct)"
+}
+cat <<OUT
+
+POP3 benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -r)
+facteur $(git -C "$BENCH_REPO" rev-parse --short HEAD 2>/dev/null || echo '?') ($FACTEUR_WORKERS workers), $(dovecot --version | cut -d' ' -f1) from Debian
+$CLIENTS clients, each its own user with $MSGS messages of $SIZE bytes; ${SECS}s per figure; $HASH-crypt passwords
+
+OUT
+row "facteur" "$f_retr" "$f_login"
+row "Dovecot stock" "${d_retr[stock]}" "${d_login[stock]}"
+row "Dovecot high-performance" "${d_retr[perf]}" "${d_login[perf]}"
+cat <<OUT
+
+  ratio facteur / Dovecot stock:             RETR $(ratio "$(jget "$f_retr" mib_per_s)" "$(jget "${d_retr[stock]}" mib_per_s)")x, logins $(ratio "$(jget "$f_login" sessions_per_s)" "$(jget "${d_login[stock]}" sessions_per_s)")x
+  ratio facteur / Dovecot high-performance:  RETR $(ratio "$(jget "$f_retr" mib_per_s)" "$(jget "${d_retr[perf]}" mib_per_s)")x, logins $(ratio "$(jget "$f_login" sessions_per_s)" "$(jget "${d_login[perf]}" sessions_per_s)")x
+OUT
