@@ -3,9 +3,14 @@
  * outbound mail, TXT and A for DNS block lists, PTR for client names.
  *
  * Queries go over UDP to the servers of the `dns_servers` directive, or
- * of /etc/resolv.conf, one after the other until one answers or the
- * timeout passes. The callback runs from the event loop, never from
- * inside fc_dns_resolve(). Only in workers and module processes.
+ * of /etc/resolv.conf (with its "options timeout:N attempts:N"), as the
+ * stub resolver asks them: in rounds (2 by default), each server once a
+ * round with a share of the timeout. A server that refuses (any rcode
+ * but NOERROR and NXDOMAIN) or is unreachable is not asked again by that
+ * query; when none is left, or the timeout passes, the answer is
+ * FC_DNS_TEMPFAIL. A truncated answer is asked again over TCP. The
+ * callback runs from the event loop, never from inside fc_dns_resolve().
+ * Only in workers and module processes.
  */
 #ifndef FACTEUR_DNS_H
 #define FACTEUR_DNS_H
@@ -23,7 +28,8 @@ enum fc_dns_type {
 enum fc_dns_status {
 	FC_DNS_OK = 0,		/* answers (maybe none: no such record) */
 	FC_DNS_NXDOMAIN,	/* no such name */
-	FC_DNS_TEMPFAIL,	/* no answer in time, or a server failure */
+	FC_DNS_TEMPFAIL,	/* no answer in time, or every server
+				   failed */
 };
 
 /* One record of the answer, in the order the server gave. */

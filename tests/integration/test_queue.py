@@ -1170,6 +1170,164 @@ def test_dns_server_down_is_a_temporary_failure(mta):
     assert a.messages(ALICE) == []
 
 
+def test_dns_silent_server_is_asked_once_a_round(mta):
+    """A DNS server that never answers is asked once in each of the two
+    rounds (resolv.conf's attempts:2), each given half the lookup's 10
+    seconds, not again and again; then the lookup fails for now."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    silent.settimeout(0.2)
+    try:
+        # no second attempt comes while this one is watched
+        a = mta("a", settings={"dns_servers": "127.0.0.1:%d"
+                               % silent.getsockname()[1]},
+                fast=False, smtp="retry_min 1m;\nretry_max 1h;")
+        assert a.submit(ALICE, ["x@silent.example"], make_message(
+            "silent dns", to="x@silent.example")) == {}
+        got = []
+        t0 = time.monotonic()
+        while not (a.queue() and a.queue()[0]["rcpts"][0][2]):
+            assert time.monotonic() - t0 < 20, "no first attempt"
+            try:
+                got.append((time.monotonic() - t0, silent.recv(512)))
+            except socket.timeout:
+                pass
+        q = a.queue()
+        assert q[0]["rcpts"][0][2].startswith("451 4.4.3"), q
+        assert q[0]["attempts"] == 1, q
+        assert len(got) == 2, [t for t, _ in got]
+        assert 4 <= got[1][0] - got[0][0] <= 7, [t for t, _ in got]
+    finally:
+        silent.close()
+
+
+def test_dns_next_server_after_a_refusal(mta, dnsmasq):
+    """Of two DNS servers, the first refuses to answer (nothing listens
+    on its port): the second is asked at once, and its answer (a null
+    MX) is the lookup's."""
+    port = dnsmasq(*DNS_ZONE)
+    a = mta("a", settings={"dns_servers": "127.0.0.1:%d 127.0.0.1:%d"
+                           % (free_port(), port)})
+    t0 = time.monotonic()
+    assert a.submit(ALICE, ["x@nullmx.test"],
+                    make_message("second server", to="x@nullmx.test")) == {}
+    got = a.wait_inbox(ALICE, 1)
+    assert time.monotonic() - t0 < 5
+    _, status, _ = delivery_report(got[0])
+    assert re.search(r"Status: 5\.1\.10", status), status
+    a.wait_queue_empty()
+
+
+class TruncatingDns:
+    """A DNS server on UDP and TCP (one port) for the zone tc.test: over
+    UDP its MX answer is truncated (TC, and no records at all, as many
+    servers send it), over TCP whole: MX 10 mx.tc.test. mx.tc.test has
+    the address 127.0.0.1; other names do not exist. .tcp_queries
+    counts the questions that came over TCP."""
+
+    def __init__(self):
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind(("127.0.0.1", 0))
+        self.port = self.udp.getsockname()[1]
+        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.tcp.bind(("127.0.0.1", self.port))
+        self.tcp.listen(8)
+        self.tcp_queries = 0
+        self.running = True
+        for fn in (self._serve_udp, self._serve_tcp):
+            threading.Thread(target=fn, daemon=True).start()
+
+    def stop(self):
+        self.running = False
+        self.udp.close()
+        self.tcp.close()
+
+    @staticmethod
+    def _name(wire):
+        labels = []
+        while wire and wire[0]:
+            labels.append(wire[1:1 + wire[0]].decode().lower())
+            wire = wire[1 + wire[0]:]
+        return ".".join(labels)
+
+    def answer(self, query, tcp):
+        end = 12
+        while query[end]:
+            end += 1 + query[end]
+        question = query[12:end + 5]
+        name = self._name(query[12:end + 1])
+        qtype = int.from_bytes(query[end + 1:end + 3], "big")
+        records, rcode, flags = [], 0, 0x8400    # QR, AA
+        if name == "tc.test" and qtype == 15:
+            if tcp:
+                mx = b"\x02mx\x02tc\x04test\x00"
+                records.append((15, b"\x00\x0a" + mx))
+            else:
+                flags |= 0x0200                 # TC
+        elif name == "mx.tc.test" and qtype == 1:
+            records.append((1, bytes([127, 0, 0, 1])))
+        elif name not in ("tc.test", "mx.tc.test"):
+            rcode = 3                           # NXDOMAIN
+        out = query[:2] + (flags | rcode).to_bytes(2, "big")
+        out += b"\x00\x01" + len(records).to_bytes(2, "big") + b"\0" * 4
+        out += question
+        for rtype, rdata in records:
+            out += (b"\xc0\x0c" + rtype.to_bytes(2, "big") + b"\x00\x01"
+                    + (60).to_bytes(4, "big")
+                    + len(rdata).to_bytes(2, "big") + rdata)
+        return out
+
+    def _serve_udp(self):
+        while self.running:
+            try:
+                query, peer = self.udp.recvfrom(512)
+                self.udp.sendto(self.answer(query, False), peer)
+            except OSError:
+                return
+
+    def _serve_tcp(self):
+        while self.running:
+            try:
+                conn, _ = self.tcp.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while len(data) < 2 or len(data) < 2 + int.from_bytes(
+                        data[:2], "big"):
+                    chunk = conn.recv(512)
+                    if not chunk:
+                        break
+                    data += chunk
+                if len(data) < 2:
+                    continue
+                self.tcp_queries += 1
+                reply = self.answer(data[2:], True)
+                conn.sendall(len(reply).to_bytes(2, "big") + reply)
+
+
+def test_dns_truncated_answer_is_asked_again_over_tcp(mta):
+    """A truncated UDP answer (TC) is not used: the question goes again
+    over TCP to the same server, and the MX found there is the one
+    tried (mx.tc.test at 127.0.0.1:25, where nothing listens here); the
+    empty truncated answer would have meant "no MX"."""
+    if not port_free(25):
+        pytest.skip("something listens on port 25")
+    dns = TruncatingDns()
+    try:
+        a = mta("a", settings={"dns_servers": "127.0.0.1:%d" % dns.port})
+        assert a.submit(ALICE, ["x@tc.test"],
+                        make_message("truncated", to="x@tc.test")) == {}
+        a.wait_log(r"event=try-next peer=mx\.tc\.test\[127\.0\.0\.1\]:25")
+        assert dns.tcp_queries >= 1
+        q = a.wait_queue(lambda q: q and q[0]["rcpts"][0][2] != "",
+                         what="the first attempt")
+        assert q[0]["rcpts"][0][2].startswith("451 4.4.1"), q
+    finally:
+        dns.stop()
+
+
 def port_free(port, host="127.0.0.1"):
     s = socket.socket()
     try:
