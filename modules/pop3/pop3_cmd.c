@@ -20,7 +20,7 @@
 
 #include "pop3.h"
 
-#define POP3_CHUNK	(64 * 1024)
+#define POP3_CHUNK	(16 * 1024)
 
 /* One worker runs one session at a time: one buffer pair serves all. */
 static char pop3_in[POP3_CHUNK];

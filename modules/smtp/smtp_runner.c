@@ -303,6 +303,7 @@ hop_send(struct hop *h)
 	struct smtp_send *t = &h->send;
 	struct attempt *at = h->at;
 	struct smtp_qentry *e = at->e;
+	unsigned int *notify;
 	size_t i;
 
 	if (t->naddrs == 0) {
@@ -316,11 +317,20 @@ hop_send(struct hop *h)
 	    fc_core_hostname(at->r->core);
 	t->sender = e->sender;
 	t->rcpts = fc_arena_alloc(at->arena, h->nidx * sizeof(char *));
+	/* the sender's DSN requests, for a next hop that takes them */
+	t->ret = e->ret;
+	t->envid = e->envid;
+	notify = fc_arena_alloc(at->arena, h->nidx * sizeof(*notify));
+	t->notify = notify;
+	t->orcpts = fc_arena_alloc(at->arena, h->nidx * sizeof(char *));
 	t->need_utf8 = false;
 	for (i = 0; i < h->nidx; i++) {
-		const char *a = e->rcpts[h->idx[i]].address, *p;
+		const struct smtp_qrcpt *rc = &e->rcpts[h->idx[i]];
+		const char *a = rc->address, *p;
 
 		t->rcpts[i] = a;
+		notify[i] = rc->notify;
+		t->orcpts[i] = rc->orcpt;
 		for (p = a; *p != '\0'; p++)
 			t->need_utf8 |= (unsigned char)*p >= 0x80;
 	}

@@ -3,6 +3,11 @@
  * (trying its addresses in turn), EHLO, STARTTLS when offered, MAIL,
  * RCPT per recipient, DATA, and the message.
  *
+ * To a next hop that announces DSN the sender's requests go on as they
+ * came (RFC 3461 4: a relaying MTA passes them): RET and ENVID on MAIL,
+ * NOTIFY and ORCPT on RCPT, xtext-encoded again. One that does not
+ * announce it gets none of them.
+ *
  * The message goes out as it is read from the queue file, a block at a
  * time as the socket drains: dot-stuffed, every line end made CRLF, and
  * lines longer than 998 bytes broken with CRLF and a space (RFC 5321
@@ -46,7 +51,7 @@
 struct pool_entry {
 	char key[128];
 	struct fc_client *c;
-	bool tls, eightbit, smtputf8, size_ext, pipelining;
+	bool tls, eightbit, smtputf8, size_ext, pipelining, dsn;
 	struct fc_alarm *alarm;
 	struct pool_entry *next;
 };
@@ -211,6 +216,78 @@ send_parse_ehlo(struct smtp_send *t, const char *line)
 		t->size_ext = true;
 	else if (strncasecmp(kw, "PIPELINING", 10) == 0)
 		t->pipelining = true;
+	else if (strncasecmp(kw, "DSN", 3) == 0
+	    && (kw[3] == '\0' || kw[3] == ' '))
+		t->dsn = true;
+}
+
+/* RFC 3461 4: xtext, "+XX" for '+', '=' and all but printable ASCII. */
+static const char *
+send_xtext(struct fc_arena *a, const char *in)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = fc_arena_alloc(a, strlen(in) * 3 + 1), *o = out;
+
+	for (; *in != '\0'; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		if (c < 33 || c > 126 || c == '+' || c == '=') {
+			*o++ = '+';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 0x0f];
+		} else
+			*o++ = (char)c;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* " RET=... ENVID=..." for MAIL, or "". */
+static const char *
+send_mail_dsn(struct smtp_send *t)
+{
+	const char *out = "";
+
+	if (!t->dsn)
+		return "";
+	if (t->ret != 0)
+		out = t->ret == SMTP_DSN_RET_HDRS ? " RET=HDRS" : " RET=FULL";
+	if (t->envid != NULL)
+		out = fc_arena_printf(t->arena, "%s ENVID=%s", out,
+		    send_xtext(t->arena, t->envid));
+	return out;
+}
+
+/* " NOTIFY=... ORCPT=rfc822;..." for recipient i's RCPT, or "". */
+static const char *
+send_rcpt_dsn(struct smtp_send *t, size_t i)
+{
+	unsigned int n = t->notify != NULL ? t->notify[i] : 0;
+	const char *orcpt = t->orcpts != NULL ? t->orcpts[i] : NULL, *p;
+	const char *out = "";
+
+	if (!t->dsn)
+		return "";
+	if (n & SMTP_NOTIFY_NEVER)
+		out = " NOTIFY=NEVER";
+	else if (n != 0)
+		out = fc_arena_printf(t->arena, " NOTIFY=%s%s%s%s%s",
+		    n & SMTP_NOTIFY_SUCCESS ? "SUCCESS" : "",
+		    (n & SMTP_NOTIFY_SUCCESS) && (n & (SMTP_NOTIFY_FAILURE |
+		    SMTP_NOTIFY_DELAY)) ? "," : "",
+		    n & SMTP_NOTIFY_FAILURE ? "FAILURE" : "",
+		    (n & SMTP_NOTIFY_FAILURE) && (n & SMTP_NOTIFY_DELAY) ?
+		    "," : "",
+		    n & SMTP_NOTIFY_DELAY ? "DELAY" : "");
+	/* an rfc822 address is ASCII; a non-ASCII one would need RFC
+	 * 6533's utf-8 type, and ORCPT is optional: leave it out */
+	for (p = orcpt; p != NULL && *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80)
+			orcpt = NULL;
+	if (orcpt != NULL)
+		out = fc_arena_printf(t->arena, "%s ORCPT=rfc822;%s", out,
+		    send_xtext(t->arena, orcpt));
+	return out;
 }
 
 /* The session is set up: the transaction's first command. */
@@ -349,14 +426,14 @@ send_command(struct smtp_send *t)
 		fc_client_printf(t->c, "STARTTLS\r\n");
 		break;
 	case SEND_MAIL:
-		fc_client_printf(t->c, "MAIL FROM:<%s>%s%s%s\r\n", t->sender,
+		fc_client_printf(t->c, "MAIL FROM:<%s>%s%s%s%s\r\n", t->sender,
 		    t->eightbit ? " BODY=8BITMIME" : "",
 		    t->need_utf8 ? " SMTPUTF8" : "",
-		    t->size_ext ? t->size_param : "");
+		    t->size_ext ? t->size_param : "", send_mail_dsn(t));
 		break;
 	case SEND_RCPT:
-		fc_client_printf(t->c, "RCPT TO:<%s>\r\n",
-		    t->rcpts[t->rcpt_i]);
+		fc_client_printf(t->c, "RCPT TO:<%s>%s\r\n",
+		    t->rcpts[t->rcpt_i], send_rcpt_dsn(t, t->rcpt_i));
 		break;
 	case SEND_DATA:
 		fc_client_printf(t->c, "DATA\r\n");
@@ -418,6 +495,7 @@ send_tls_done(struct fc_client *c, bool ok, void *arg)
 	    t->id, fc_client_tls_version(c));
 	t->starttls = false;
 	t->eightbit = t->smtputf8 = t->size_ext = t->pipelining = false;
+	t->dsn = false;
 	t->state = SEND_EHLO;	/* RFC 3207 4.2: EHLO again */
 	send_command(t);
 }
@@ -473,7 +551,7 @@ send_next_address(struct smtp_send *t, const char *why)
 	for (t->cur++; t->cur < t->naddrs; t->cur++) {
 		t->state = SEND_CONNECT;
 		t->starttls = t->eightbit = t->smtputf8 = false;
-		t->size_ext = t->pipelining = false;
+		t->size_ext = t->pipelining = t->dsn = false;
 		t->tls_wanted = t->conf_tls;
 		t->c = fc_client_connect((struct sockaddr *)&t->addrs[t->cur],
 		    t->addrlens[t->cur], t->timeout, SEND_REPLY_MAX,
@@ -567,6 +645,7 @@ pool_put(struct smtp_send *t)
 	p->smtputf8 = t->smtputf8;
 	p->size_ext = t->size_ext;
 	p->pipelining = t->pipelining;
+	p->dsn = t->dsn;
 	t->c = NULL;
 	fc_client_set_arg(p->c, &pool_client_ops, p);
 	fc_client_set_timeout(p->c, POOL_IDLE_MS + 1000);
@@ -594,6 +673,7 @@ pool_take(struct smtp_send *t)
 	t->smtputf8 = p->smtputf8;
 	t->size_ext = p->size_ext;
 	t->pipelining = p->pipelining;
+	t->dsn = p->dsn;
 	t->starttls = false;
 	t->reused = true;
 	p->c = NULL;

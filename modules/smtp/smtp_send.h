@@ -28,6 +28,12 @@ struct smtp_send {
 	const char *sender;
 	const char **rcpts;
 	size_t nrcpts;
+	/* DSN (RFC 3461), passed on when the next hop announces it */
+	unsigned int ret;		/* SMTP_DSN_RET_*, 0: not given */
+	const char *envid;		/* decoded, or NULL */
+	const unsigned int *notify;	/* per recipient: SMTP_NOTIFY_*
+					   bits, 0: not given */
+	const char **orcpts;		/* per recipient: decoded, or NULL */
 	const char *headers;		/* CRLF lines, sent before the file */
 	uint64_t size;
 	bool need_utf8;
@@ -51,7 +57,7 @@ struct smtp_send {
 	size_t cur;
 	int state;
 	bool tls_wanted;
-	bool starttls, eightbit, smtputf8, size_ext, pipelining;
+	bool starttls, eightbit, smtputf8, size_ext, pipelining, dsn;
 	size_t rcpt_i;
 	unsigned int accepted;
 	int fd;
