@@ -5,10 +5,15 @@
  * The report is a new queue entry from the null sender, so it can never
  * cause a report of its own (no bounce loops), to the original sender:
  * a multipart/report with a few lines for people, a message/delivery-
- * status part (one block per failed recipient, with the next hop's
- * answer), and the original message, whole when the sender asked for
- * RET=FULL or said nothing and it is not too large, else its header
- * only.
+ * status part (one block per failed recipient that asked to hear of it,
+ * with the next hop's answer), and the original message, whole when the
+ * sender asked for RET=FULL or said nothing and it is not too large,
+ * else its header only. A recipient with NOTIFY=NEVER, or NOTIFY without
+ * FAILURE, is left out even when another one's failure makes a report.
+ *
+ * Original-Recipient only when the client gave ORCPT (RFC 3464 2.3.1:
+ * the address as the sender specified it, which without ORCPT we do
+ * not know).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -54,6 +59,13 @@ bounce_status(struct fc_arena *a, const char *reply)
 	if (sscanf(reply, "%d.%d.%d", &x, &y, &z) == 3)
 		return fc_arena_printf(a, "5.%d.%d", y, z);
 	return "5.0.0";
+}
+
+/* The recipients a report names: failed, and wanting to hear of it. */
+static bool
+bounce_reported(const struct smtp_qentry *e, const struct smtp_qrcpt *rc)
+{
+	return rc->state == SMTP_Q_FAILED && smtp_queue_wants_report(e, rc);
 }
 
 static int
@@ -148,7 +160,7 @@ smtp_bounce(const struct smtp_conf *conf, const char *dir,
 	    host, e->sender, date, id, host, boundary, boundary, host);
 	for (i = 0; i < e->nrcpts; i++) {
 		rc = &e->rcpts[i];
-		if (rc->state == SMTP_Q_FAILED)
+		if (bounce_reported(e, rc))
 			text = fc_arena_printf(a, "%s<%s>: %s\r\n", text,
 			    rc->address, rc->reply);
 	}
@@ -164,7 +176,7 @@ smtp_bounce(const struct smtp_conf *conf, const char *dir,
 	    arrival);
 	for (i = 0; i < e->nrcpts; i++) {
 		rc = &e->rcpts[i];
-		if (rc->state != SMTP_Q_FAILED)
+		if (!bounce_reported(e, rc))
 			continue;
 		text = fc_arena_printf(a, "%s\r\n%s%s%sFinal-Recipient: "
 		    "rfc822; %s\r\nAction: failed\r\nStatus: %s\r\n"

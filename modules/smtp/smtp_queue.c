@@ -18,7 +18,8 @@
  *						 on top when sending)
  *	rcpt	<state> <notify> <user or -> <orcpt or -> <address> <reply>
  * with rcpt's fields separated by tabs, state one of pending, sent,
- * failed, reported.
+ * failed, reported (a failure the sender was told of, or did not want
+ * to hear of), and orcpt "-" unless the client gave ORCPT.
  *
  * Commit order, so a crash never loses an acknowledged message and never
  * leaves an envelope without its message: the message file is made
@@ -412,6 +413,23 @@ smtp_queue_scan(const char *dir, void (*fn)(const char *id, void *arg),
 	}
 	closedir(d);
 	return 0;
+}
+
+/*
+ * Whether a failed recipient is to be told to the sender: never for a
+ * bounce (no reports of reports), else as NOTIFY says (RFC 3461 4.1):
+ * without NOTIFY, failures are; NOTIFY=NEVER or a list without FAILURE,
+ * they are not. An expired recipient has failed too.
+ */
+bool
+smtp_queue_wants_report(const struct smtp_qentry *e,
+    const struct smtp_qrcpt *r)
+{
+	if (e->sender[0] == '\0')
+		return false;
+	if (r->notify == 0)
+		return true;
+	return (r->notify & SMTP_NOTIFY_FAILURE) != 0;
 }
 
 /* A queue id that is also a safe file name. */

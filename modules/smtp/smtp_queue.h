@@ -16,14 +16,16 @@ enum smtp_qstate {
 	SMTP_Q_PENDING = 0,		/* still to be sent */
 	SMTP_Q_SENT,			/* accepted by the next hop */
 	SMTP_Q_FAILED,			/* refused for good: to report */
-	SMTP_Q_REPORTED,		/* failed, and the sender told */
+	SMTP_Q_REPORTED,		/* failed, and the sender told (or
+					   not wanting to be: done) */
 };
 
 struct smtp_qrcpt {
 	enum smtp_qstate state;
 	unsigned int notify;		/* SMTP_NOTIFY_ bits, 0: default */
 	char *user;			/* a local user, or NULL */
-	char *orcpt;			/* the address the client gave */
+	char *orcpt;			/* DSN ORCPT as the client gave it
+					   (decoded), or NULL: none given */
 	char *address;			/* where it goes */
 	char *reply;			/* the last answer or reason */
 };
@@ -59,5 +61,7 @@ int smtp_queue_open_message(struct fc_arena *a, const char *dir,
 int smtp_queue_scan(const char *dir, void (*fn)(const char *id, void *arg),
     void *arg);
 bool smtp_queue_id_valid(const char *id);
+bool smtp_queue_wants_report(const struct smtp_qentry *e,
+    const struct smtp_qrcpt *r);
 
 #endif

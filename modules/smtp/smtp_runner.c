@@ -18,7 +18,8 @@
  * and retry_max, until queue_lifetime has passed and the rest fails. A
  * failed recipient is reported to the sender in a delivery status
  * notification (smtp_bounce.c), unless the sender is null (no bounce of a
- * bounce) or asked not to hear.
+ * bounce) or the recipient asked not to hear (NOTIFY): then it is only
+ * marked done.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -171,16 +172,6 @@ runner_backoff(const struct smtp_conf *conf, unsigned int attempts)
 	return d > conf->retry_max ? conf->retry_max : d;
 }
 
-static bool
-runner_wants_report(const struct smtp_qentry *e, const struct smtp_qrcpt *rc)
-{
-	if (e->sender[0] == '\0')
-		return false;	/* never bounce a bounce */
-	if (rc->notify == 0)
-		return true;	/* the default: failures are reported */
-	return (rc->notify & SMTP_NOTIFY_FAILURE) != 0;
-}
-
 static void
 attempt_finish(struct attempt *at)
 {
@@ -213,11 +204,17 @@ attempt_finish(struct attempt *at)
 		}
 	}
 	for (i = 0; i < e->nrcpts; i++) {
-		if (e->rcpts[i].state == SMTP_Q_PENDING)
+		struct smtp_qrcpt *rc = &e->rcpts[i];
+
+		if (rc->state == SMTP_Q_PENDING)
 			pending = true;
-		if (e->rcpts[i].state == SMTP_Q_FAILED
-		    && runner_wants_report(e, &e->rcpts[i]))
-			report = true;
+		else if (rc->state == SMTP_Q_FAILED) {
+			if (smtp_queue_wants_report(e, rc))
+				report = true;
+			else
+				rc->state = SMTP_Q_REPORTED;	/* no one to
+								   tell */
+		}
 	}
 	if (report) {
 		if (smtp_bounce(r->conf, r->dir, r->core, e) == 0) {

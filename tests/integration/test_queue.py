@@ -756,6 +756,9 @@ def test_tempfail_then_permfail_is_retried_then_reported(mta, peer):
     assert re.search(r"Status: 5\.1\.1", status), status
     assert "550 5.1.1 <bob@example.net>: no such user here" in status
     assert "Reporting-MTA: dns; %s" % A_HOST in status
+    # no ORCPT given: the sender's original address is not known
+    # (RFC 3464 2.3.1)
+    assert "Original-Recipient" not in status, status
     assert original.get_content_type() == "message/rfc822"
     inner = original.get_content()
     assert inner["Subject"] == "four then five"
@@ -939,11 +942,13 @@ def test_dsn_notify_never_gives_no_report(mta, peer):
         assert s.mail(ALICE)[0] == 250
         assert s.rcpt(BOB, ["NOTIFY=NEVER"])[0] == 250
         assert s.rcpt("carol@example.net")[0] == 250
-        assert s.data(make_message("one of two"))[0] == 250
+        assert s.rcpt("dan@example.net", ["NOTIFY=SUCCESS,DELAY"])[0] == 250
+        assert s.data(make_message("one of three"))[0] == 250
     got = a.wait_inbox(ALICE, 1)
     _, status, _ = delivery_report(got[0])
     assert "carol@example.net" in status
     assert BOB not in status
+    assert "dan@example.net" not in status
     a.wait_queue_empty()
 
 
