@@ -15,8 +15,9 @@
  * a null MX refuses mail for good) and sends one transaction per domain.
  * Then each recipient is sent, failed for good (5xx), or waits: the next
  * attempt comes after a delay that doubles each time between retry_min
- * and retry_max, until queue_lifetime has passed and the rest fails. A
- * failed recipient is reported to the sender in a delivery status
+ * and retry_max, until queue_lifetime has passed and the rest fails; the
+ * last retry is never set past that time, so the expiry is reported when
+ * it comes, not up to retry_max later. A failed recipient is reported to the sender in a delivery status
  * notification (smtp_bounce.c), unless the sender is null (no bounce of a
  * bounce) or the recipient asked not to hear (NOTIFY): then it is only
  * marked done.
@@ -102,6 +103,44 @@ runner_now(void)
 	return (int64_t)time(NULL);
 }
 
+static int64_t
+runner_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * When an entry expires: the first whole second at which it is older
+ * than queue_lifetime (created is in whole seconds, hence the one more:
+ * never early).
+ */
+static int64_t
+runner_expiry(const struct runner *r, const struct smtp_qentry *e)
+{
+	return e->created + (int64_t)(r->conf->queue_lifetime / 1000) + 1;
+}
+
+/* No retry later than the expiry, for an entry that still has
+ * recipients to try: the expiry is reported when it comes. */
+static void
+runner_clamp_next(const struct runner *r, struct smtp_qentry *e)
+{
+	int64_t expiry = runner_expiry(r, e);
+	size_t i;
+
+	if (e->next <= expiry)
+		return;
+	for (i = 0; i < e->nrcpts; i++) {
+		if (e->rcpts[i].state == SMTP_Q_PENDING) {
+			e->next = expiry;
+			return;
+		}
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* The entries in memory */
 
@@ -147,6 +186,8 @@ runner_load(const char *id, void *arg)
 		runner_drop(r, old);
 	if (e == NULL)
 		return;
+	/* written by an older runner, or queue_lifetime shortened since */
+	runner_clamp_next(r, e);
 	e->next_entry = r->entries;
 	r->entries = e;
 }
@@ -193,7 +234,7 @@ attempt_finish(struct attempt *at)
 		runner_kick(r);
 		return;
 	}
-	if (now - e->created > (int64_t)(r->conf->queue_lifetime / 1000)) {
+	if (now >= runner_expiry(r, e)) {
 		for (i = 0; i < e->nrcpts; i++) {
 			if (e->rcpts[i].state != SMTP_Q_PENDING)
 				continue;
@@ -231,6 +272,7 @@ attempt_finish(struct attempt *at)
 	} else {
 		e->next = now + (int64_t)(runner_backoff(r->conf, e->attempts) /
 		    1000);
+		runner_clamp_next(r, e);
 		if (smtp_queue_save(r->dir, e, r->conf->queue_fsync) < 0)
 			fc_log(FC_LOG_ERROR, "smtp-queue id=%s event=error "
 			    "reason=\"cannot save the envelope: %s\"", e->id,
@@ -616,6 +658,7 @@ runner_kick(struct runner *r)
 {
 	struct smtp_qentry *e, *next;
 	int64_t now = runner_now(), soonest = 0;
+	bool any = false;
 
 	if (r->stopping) {
 		if (r->active == 0)
@@ -632,16 +675,19 @@ runner_kick(struct runner *r)
 			runner_attempt(r, e);
 			continue;
 		}
-		if (soonest == 0 || e->next < soonest)
+		if (!any || e->next < soonest)
 			soonest = e->next;
+		any = true;
 	}
 	fc_alarm_cancel(&r->tick);
 	{
 		uint64_t ms = RUNNER_RESCAN_MS;
+		/* to the millisecond: a whole second's rounding would make
+		 * every retry up to a second late */
+		int64_t wait = soonest * 1000 - runner_now_ms();
 
-		if (soonest != 0 && (uint64_t)(soonest - now) * 1000 < ms)
-			ms = soonest > now ? (uint64_t)(soonest - now) * 1000 :
-			    100;
+		if (any && wait < (int64_t)ms)
+			ms = wait > 0 ? (uint64_t)wait : 100;
 		r->tick = fc_alarm_add(ms, runner_tick_cb, r);
 	}
 }

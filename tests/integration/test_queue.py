@@ -858,6 +858,22 @@ def test_queue_lifetime_expires_and_reports(mta):
     a.wait_queue_empty()
 
 
+def test_expiry_is_not_put_off_by_a_long_retry_delay(mta):
+    """The retry after a failure is set no later than the expiry: with
+    queue_lifetime 3s and retry_min 1m, the report comes a few seconds
+    after the message, not a minute later."""
+    a = mta("a", route=[("example.net", free_port())], fast=False,
+            smtp="retry_min 1m;\nretry_max 1h;\nsend_timeout 3s;\n"
+                 "queue_lifetime 3s;")
+    t0 = time.monotonic()
+    assert a.submit(ALICE, [BOB], make_message("expires on time")) == {}
+    got = a.wait_inbox(ALICE, 1, timeout=15)
+    assert 3 <= time.monotonic() - t0 <= 8
+    _, status, _ = delivery_report(got[0])
+    assert "delivery time expired" in status
+    a.wait_queue_empty()
+
+
 def test_null_sender_failure_is_dropped_without_report(mta, peer):
     """A message from the null sender <> that the next hop refuses for
     good is dropped: no report is made, none reaches anyone, the queue
