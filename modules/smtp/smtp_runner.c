@@ -65,6 +65,8 @@ struct runner {
 	struct smtp_qentry *entries;
 	unsigned int active;		/* attempts under way */
 	bool stopping;
+	bool kicking, kick_again;	/* in runner_kick(), and called
+					   again from within */
 	uint64_t last_scan;
 };
 
@@ -652,14 +654,23 @@ runner_tick_cb(void *arg)
 	runner_kick(r);
 }
 
-/* Starts what is due, within the concurrency, and sets the timer. */
+/*
+ * Starts what is due, within the concurrency, and sets the timer. An
+ * attempt may end before runner_attempt() returns (local deliveries
+ * only) and call us again: that call only asks for another pass, since
+ * it could free the entry the loop here holds as the next one.
+ */
 static void
 runner_kick(struct runner *r)
 {
 	struct smtp_qentry *e, *next;
-	int64_t now = runner_now(), soonest = 0;
-	bool any = false;
+	int64_t now, soonest;
+	bool any;
 
+	if (r->kicking) {
+		r->kick_again = true;
+		return;
+	}
 	if (r->stopping) {
 		if (r->active == 0)
 			fc_process_done();
@@ -667,18 +678,29 @@ runner_kick(struct runner *r)
 	}
 	if (r->lock_fd < 0)
 		return;
-	for (e = r->entries; e != NULL; e = next) {
-		next = e->next_entry;
-		if (e->busy)
-			continue;
-		if (e->next <= now && r->active < r->conf->queue_concurrency) {
-			runner_attempt(r, e);
-			continue;
+	r->kicking = true;
+	do {
+		r->kick_again = false;
+		now = runner_now();
+		soonest = 0;
+		any = false;
+		for (e = r->entries; e != NULL; e = next) {
+			next = e->next_entry;
+			if (e->busy)
+				continue;
+			if (e->next <= now
+			    && r->active < r->conf->queue_concurrency) {
+				runner_attempt(r, e);
+				if (r->kick_again)
+					break;	/* next may be gone */
+				continue;
+			}
+			if (!any || e->next < soonest)
+				soonest = e->next;
+			any = true;
 		}
-		if (!any || e->next < soonest)
-			soonest = e->next;
-		any = true;
-	}
+	} while (r->kick_again);
+	r->kicking = false;
 	fc_alarm_cancel(&r->tick);
 	{
 		uint64_t ms = RUNNER_RESCAN_MS;
