@@ -4,6 +4,7 @@
  *
  *	QUEUE/msg/<id>	the message, CRLF line ends, as received
  *	QUEUE/env/<id>	its envelope: one "key<TAB>value" line each
+ *	QUEUE/flush/<id> an admin's request to try it now (empty)
  *	QUEUE/lock	held (flock) by the one runner at work
  *
  * An envelope:
@@ -26,7 +27,14 @@
  * durable and linked under msg/, then the envelope is written to a
  * temporary name, made durable, and renamed into env/ (the commit), and
  * env/ is synced. Only then does the client get its 250. Updates replace
- * the envelope the same way; the message goes last when an entry ends.
+ * the envelope the same way. When an entry ends the message goes first:
+ * an envelope whose message is gone is an entry being removed, which
+ * the runner drops (so its late update cannot bring a deleted entry
+ * back, see smtp_runner.c).
+ *
+ * While a runner works the queue it alone rewrites envelopes: its copy
+ * in memory is the newer one. Others (facteurctl) add entries, remove
+ * them, and leave requests in flush/.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -60,11 +68,11 @@ queue_path(struct fc_arena *a, const char *dir, const char *sub,
 int
 smtp_queue_prepare(const char *dir)
 {
-	static const char *const subs[] = { "", "/msg", "/env" };
+	static const char *const subs[] = { "", "/msg", "/env", "/flush" };
 	char path[4096];
 	size_t i;
 
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
 		snprintf(path, sizeof(path), "%s%s", dir, subs[i]);
 		if (mkdir(path, 0700) < 0 && errno != EEXIST)
 			return -1;
@@ -230,9 +238,11 @@ smtp_queue_remove(const char *dir, const char *id)
 {
 	struct fc_arena *a = fc_arena_new("queue-remove", 256);
 
-	/* the envelope first: a message without one is swept later */
-	unlink(queue_path(a, dir, "env", id));
+	/* the message first: an envelope left without one (a crash in
+	 * between) is dropped by the runner, and a runner that rewrites
+	 * the envelope meanwhile sees the message gone and drops it too */
 	unlink(queue_path(a, dir, "msg", id));
+	unlink(queue_path(a, dir, "env", id));
 	fc_arena_free(&a);
 }
 
@@ -430,6 +440,15 @@ smtp_queue_wants_report(const struct smtp_qentry *e,
 	if (r->notify == 0)
 		return true;
 	return (r->notify & SMTP_NOTIFY_FAILURE) != 0;
+}
+
+bool
+smtp_queue_message_exists(const char *dir, const char *id)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/msg/%s", dir, id);
+	return access(path, F_OK) == 0 || errno != ENOENT;
 }
 
 /* A queue id that is also a safe file name. */

@@ -63,5 +63,7 @@ int smtp_queue_scan(const char *dir, void (*fn)(const char *id, void *arg),
 bool smtp_queue_id_valid(const char *id);
 bool smtp_queue_wants_report(const struct smtp_qentry *e,
     const struct smtp_qrcpt *r);
+/* false only when the message file is surely gone (being removed) */
+bool smtp_queue_message_exists(const char *dir, const char *id);
 
 #endif

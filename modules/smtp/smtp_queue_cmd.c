@@ -7,15 +7,24 @@
  *	facteurctl queue delete ID|all		drop without a report
  *	facteurctl queue show ID		the message as it would be sent
  *
- * Changes go through the envelope files the runner watches (a rename
- * into env/ is an inotify event), so a running runner acts at once and
- * a stopped one finds them when it starts.
+ * Changes go through files the runner watches (inotify), so a running
+ * runner acts at once and a stopped one finds them when it starts. A
+ * runner at work keeps the newer copy of each envelope in memory and
+ * alone rewrites them: flush then leaves a request in QUEUE/flush/ for
+ * it. Only when no runner holds QUEUE/lock does flush rewrite the
+ * envelopes itself, holding the lock meanwhile so that none starts. A
+ * delete removes the message first, then the envelope: a runner that
+ * saves the envelope meanwhile sees the message gone and drops it.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +42,7 @@ struct cmd_list {
 	const char *dir;
 	const char *only;
 	int action;		/* 0 list, 1 flush, 2 delete */
+	bool locked;		/* no runner at work: we hold its lock */
 	unsigned int count;
 };
 
@@ -44,6 +54,41 @@ cmd_time(char *buf, size_t size, int64_t t)
 
 	gmtime_r(&tt, &tm);
 	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Asks the runner at work to try an entry now (smtp_runner.c). */
+static int
+cmd_flush_request(const char *dir, const char *id)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/flush", dir);
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -1;
+	snprintf(path, sizeof(path), "%s/flush/%s", dir, id);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	return close(fd);	/* the runner sees IN_CLOSE_WRITE */
+}
+
+/* The queue's lock, when no runner holds it: -1 when one does. */
+static int
+cmd_lock(const char *dir)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/lock", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 static void
@@ -71,10 +116,14 @@ cmd_each(const char *id, void *arg)
 			    e->rcpts[i].address, e->rcpts[i].reply);
 		break;
 	case 1:
-		e->next = 0;
-		if (smtp_queue_save(l->dir, e, true) < 0)
-			fprintf(stderr, "facteurctl: queue: cannot save %s\n",
-			    id);
+		if (l->locked) {
+			e->next = 0;
+			if (smtp_queue_save(l->dir, e, true) < 0)
+				fprintf(stderr, "facteurctl: queue: cannot "
+				    "save %s\n", id);
+		} else if (cmd_flush_request(l->dir, id) < 0)
+			fprintf(stderr, "facteurctl: queue: cannot ask the "
+			    "runner to flush %s\n", id);
 		break;
 	default:
 		smtp_queue_remove(l->dir, id);
@@ -112,11 +161,30 @@ cmd_show(const char *dir, const char *id)
 	return fd >= 0 ? 0 : 1;
 }
 
+static int
+cmd_run(struct cmd_list *l)
+{
+	if (smtp_queue_scan(l->dir, cmd_each, l) < 0) {
+		if (l->action == 0)
+			return 0;	/* no queue yet: nothing waits */
+		fprintf(stderr, "facteurctl: queue: cannot read %s\n", l->dir);
+		return 1;
+	}
+	if (l->only != NULL && l->count == 0) {
+		fprintf(stderr, "facteurctl: queue: no message %s\n", l->only);
+		return 1;
+	}
+	if (l->action != 0)
+		printf("%u message%s\n", l->count, l->count == 1 ? "" : "s");
+	return 0;
+}
+
 int
 smtp_queue_command(struct fc_core *core, void *arg, int argc, char **argv)
 {
 	const struct smtp_conf *conf = arg;
 	struct cmd_list l;
+	int lock_fd = -1, ret;
 
 	(void)core;
 	memset(&l, 0, sizeof(l));
@@ -136,17 +204,12 @@ smtp_queue_command(struct fc_core *core, void *arg, int argc, char **argv)
 		    "delete ID|all|show ID\n");
 		return 2;
 	}
-	if (smtp_queue_scan(l.dir, cmd_each, &l) < 0) {
-		if (l.action == 0)
-			return 0;	/* no queue yet: nothing waits */
-		fprintf(stderr, "facteurctl: queue: cannot read %s\n", l.dir);
-		return 1;
+	if (l.action == 1) {
+		lock_fd = cmd_lock(l.dir);
+		l.locked = lock_fd >= 0;
 	}
-	if (l.only != NULL && l.count == 0) {
-		fprintf(stderr, "facteurctl: queue: no message %s\n", l.only);
-		return 1;
-	}
-	if (l.action != 0)
-		printf("%u message%s\n", l.count, l.count == 1 ? "" : "s");
-	return 0;
+	ret = cmd_run(&l);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	return ret;
 }

@@ -9,6 +9,15 @@
  * runner killed at any point resumes where the files say: a recipient
  * whose delivery was under way is tried again (SMTP's at-least-once).
  *
+ * While it works the queue it is the only one that rewrites envelopes:
+ * `facteurctl queue flush` leaves a request in QUEUE/flush/ instead
+ * (inotify again), which the runner applies to its own copy. Were
+ * facteurctl to rewrite the envelope itself, a save of ours between its
+ * read and its write would be undone, and the stale copy, read back on
+ * the inotify event, would send again what was sent. An entry removed
+ * by facteurctl loses its message first; an entry whose message is gone
+ * is dropped, before an attempt and after each save.
+ *
  * An attempt delivers local recipients at once (fc_deliver), groups the
  * others by domain, finds each domain's next hop (a route from the
  * config, the relay host, or DNS: MX, else the domain's own addresses;
@@ -17,13 +26,14 @@
  * attempt comes after a delay that doubles each time between retry_min
  * and retry_max, until queue_lifetime has passed and the rest fails; the
  * last retry is never set past that time, so the expiry is reported when
- * it comes, not up to retry_max later. A failed recipient is reported to the sender in a delivery status
- * notification (smtp_bounce.c), unless the sender is null (no bounce of a
- * bounce) or the recipient asked not to hear (NOTIFY): then it is only
- * marked done.
+ * it comes, not up to retry_max later. A failed recipient is reported to
+ * the sender in a delivery status notification (smtp_bounce.c), unless
+ * the sender is null (no bounce of a bounce) or the recipient asked not
+ * to hear (NOTIFY): then it is only marked done.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -61,6 +71,7 @@ struct runner {
 	struct fc_alarm *lock_alarm;
 	struct fc_alarm *tick;
 	int ino;
+	int wd_flush;			/* QUEUE/flush in ino */
 	struct fc_io *io;
 	struct smtp_qentry *entries;
 	unsigned int active;		/* attempts under way */
@@ -215,6 +226,22 @@ runner_backoff(const struct smtp_conf *conf, unsigned int attempts)
 	return d > conf->retry_max ? conf->retry_max : d;
 }
 
+/* An entry facteurctl removed (its message goes first): forget it. */
+static bool
+runner_gone(struct runner *r, struct smtp_qentry *e)
+{
+	struct stat st;
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/env/%s", r->dir, e->id);
+	if ((stat(path, &st) == 0 || errno != ENOENT)
+	    && smtp_queue_message_exists(r->dir, e->id))
+		return false;
+	smtp_queue_remove(r->dir, e->id);
+	runner_drop(r, e);
+	return true;
+}
+
 static void
 attempt_finish(struct attempt *at)
 {
@@ -222,16 +249,12 @@ attempt_finish(struct attempt *at)
 	struct smtp_qentry *e = at->e;
 	bool pending = false, report = false;
 	int64_t now = runner_now();
-	struct stat st;
-	char path[4096];
 	size_t i;
 
 	e->busy = false;
 	r->active--;
 	/* deleted by facteurctl while we worked */
-	snprintf(path, sizeof(path), "%s/env/%s", r->dir, e->id);
-	if (stat(path, &st) < 0) {
-		runner_drop(r, e);
+	if (runner_gone(r, e)) {
 		fc_arena_free(&at->arena);
 		runner_kick(r);
 		return;
@@ -279,6 +302,9 @@ attempt_finish(struct attempt *at)
 			fc_log(FC_LOG_ERROR, "smtp-queue id=%s event=error "
 			    "reason=\"cannot save the envelope: %s\"", e->id,
 			    strerror(errno));
+		/* removed while we saved: the envelope must not outlive it */
+		else
+			(void)runner_gone(r, e);
 	}
 	fc_arena_free(&at->arena);
 	runner_kick(r);
@@ -574,6 +600,10 @@ runner_attempt(struct runner *r, struct smtp_qentry *e)
 	size_t nhops = 0, i, k;
 	const char *err;
 
+	if (runner_gone(r, e)) {
+		fc_arena_free(&a);
+		return;
+	}
 	at = fc_arena_alloc(a, sizeof(*at));
 	at->r = r;
 	at->e = e;
@@ -714,6 +744,50 @@ runner_kick(struct runner *r)
 	}
 }
 
+/*
+ * `facteurctl queue flush`: the entry is due now. The request is a file
+ * of flush/ named after the entry, taken (unlinked) here; only the
+ * runner that works the queue takes them, so one waiting for the lock
+ * or stopping leaves them to the next.
+ */
+static void
+runner_flush(struct runner *r, const char *id)
+{
+	struct smtp_qentry *e;
+	char path[4096];
+
+	if (r->lock_fd < 0 || r->stopping || id[0] == '.')
+		return;
+	snprintf(path, sizeof(path), "%s/flush/%s", r->dir, id);
+	if (unlink(path) < 0 || !smtp_queue_id_valid(id))
+		return;
+	if ((e = runner_find(r, id)) == NULL) {
+		runner_load(id, r);
+		e = runner_find(r, id);
+	}
+	/* gone, or being tried right now: nothing to hurry */
+	if (e == NULL || e->busy)
+		return;
+	e->next = 0;
+	fc_log(FC_LOG_INFO, "smtp-queue id=%s event=flush", e->id);
+}
+
+/* The requests left while no runner worked the queue. */
+static void
+runner_flush_scan(struct runner *r)
+{
+	char path[4096];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/flush", r->dir);
+	if ((d = opendir(path)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		runner_flush(r, de->d_name);
+	closedir(d);
+}
+
 static void
 runner_inotify_cb(int fd, void *arg)
 {
@@ -728,7 +802,10 @@ runner_inotify_cb(int fd, void *arg)
 		for (p = buf; p < buf + n;) {
 			struct inotify_event *ev = (struct inotify_event *)p;
 
-			if (ev->len > 0 && ev->name[0] != '.') {
+			if (ev->len > 0 && ev->wd == r->wd_flush) {
+				if (ev->mask & (IN_MOVED_TO | IN_CLOSE_WRITE))
+					runner_flush(r, ev->name);
+			} else if (ev->len > 0 && ev->name[0] != '.') {
 				if (ev->mask & (IN_MOVED_TO | IN_CLOSE_WRITE))
 					runner_load(ev->name, r);
 				else if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {
@@ -764,6 +841,7 @@ runner_lock_cb(void *arg)
 		r->lock_fd = fd;
 		fc_log(FC_LOG_DEBUG, "smtp-queue: working %s", r->dir);
 		runner_scan(r);
+		runner_flush_scan(r);
 		runner_kick(r);
 		return;
 	}
@@ -792,6 +870,13 @@ runner_start(struct fc_core *core, void *arg, const char **error_r)
 	snprintf(path, sizeof(path), "%s/env", r->dir);
 	if (r->ino < 0 || inotify_add_watch(r->ino, path, IN_MOVED_TO |
 	    IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM) < 0) {
+		*error_r = "inotify on the queue failed";
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/flush", r->dir);
+	r->wd_flush = inotify_add_watch(r->ino, path, IN_MOVED_TO |
+	    IN_CLOSE_WRITE);
+	if (r->wd_flush < 0) {
 		*error_r = "inotify on the queue failed";
 		return -1;
 	}

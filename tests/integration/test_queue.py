@@ -562,6 +562,49 @@ def test_queue_flush_sends_at_once(mta):
     a.wait_queue_empty()
 
 
+def test_queue_flush_while_stopped(mta):
+    """With no runner at work (A stopped), `queue flush` rewrites the
+    envelope itself: the message is due at once (next is the epoch) and
+    goes out as soon as A starts, not a minute later."""
+    b = mta("b", start=False)
+    a = mta("a", route=[("example.net", b.port)], fast=False,
+            smtp="retry_min 1m;\nretry_max 1h;\nsend_timeout 3s;")
+    assert a.submit(ALICE, [BOB], make_message("flushed stopped")) == {}
+    a.wait_queue(lambda q: q and q[0]["attempts"] == 1
+                 and q[0]["rcpts"][0][2].startswith("451"),
+                 what="the first attempt to fail")
+    assert a.srv.stop() == 0
+    r = a.ctl("queue", "flush")
+    assert (r.returncode, r.stdout) == (0, b"1 message\n"), r.stderr
+    assert "next=1970-01-01T00:00:00Z" in a.ctl("queue", "list") \
+        .stdout.decode()
+    b.start()
+    a.srv.start()
+    b.wait_inbox(BOB, 1, timeout=10)
+    a.wait_queue_empty()
+
+
+def test_delete_during_attempt_stays_deleted(mta, peer):
+    """A message deleted while an attempt is under way (the next hop
+    says nothing) stays deleted when the attempt ends: its envelope is
+    not written back, it is not tried again, and no report is made."""
+    p = peer(silent=True)
+    a = mta("a", route=[("example.net", p.port)])
+    assert a.submit(ALICE, [BOB], make_message("deleted mid-way")) == {}
+    wait_for(lambda: p.connections == 1, 10, what="the attempt")
+    qid = a.queue()[0]["id"]
+    r = a.ctl("queue", "delete", qid)
+    assert (r.returncode, r.stdout) == (0, b"1 message\n"), r.stderr
+    # the attempt times out (send_timeout 3s), then a retry would come
+    # a second later
+    a.wait_log(r"id=%s event=deferred" % qid, timeout=15)
+    time.sleep(2.5)
+    assert a.queue() == []
+    assert os.listdir(os.path.join(a.dir, "state", "queue", "env")) == []
+    assert p.connections == 1
+    assert "event=bounce" not in a.log()
+
+
 def test_waiting_message_survives_restart(mta):
     """A message waiting for a next hop that is down stays on disk when A
     is stopped (SIGTERM) and goes out once A is started again and B is
