@@ -5,7 +5,9 @@
 #  1. RETR throughput: CLIENTS clients, each its own user with MSGS
 #     messages of SIZE bytes, log in, RETR everything, QUIT, again and
 #     again for SECS seconds: MiB/s of message data;
-#  2. logins per second: the same clients, USER, PASS, STAT, QUIT.
+#  2. logins per second: the same clients, USER, PASS, STAT, QUIT;
+#  and for both, the CPU the server's processes used per MiB and per
+#  login, a figure other work on the machine disturbs less.
 #
 # Dovecot runs twice: stock (a login process per connection, a pop3
 # process per session) and with its documented high-performance
@@ -53,9 +55,41 @@ jget() {
 ratio() {
     "$BENCH_PY" -c 'import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print("%.2f" % (a / b) if b else "-")' "$1" "$2"
 }
-load() {  # load PORT MODE
+load() {  # load PORT MODE [OPTION]
     "$BENCH_PY" "$BENCH_DIR/pop3_load.py" --port "$1" --mode "$2" \
-        --clients "$CLIENTS" --secs "$SECS" --password "$PASS"
+        --clients "$CLIENTS" --secs "$SECS" --password "$PASS" "${@:3}"
+}
+# tree_cpu SID: CPU ticks of a server's processes (setsid made it the
+# session leader): user + system of the live ones, plus what their
+# reaped children used (Dovecot's per-session processes)
+tree_cpu() {
+    local pid total=0 f
+    for pid in $(bench_session_pids "$1"); do
+        f="$(cat "/proc/$pid/stat" 2>/dev/null)" || continue
+        f="${f##*) }"
+        # shellcheck disable=SC2086
+        set -- $f
+        total=$((total + ${12} + ${13} + ${14} + ${15}))
+    done
+    echo "$total"
+}
+# measured SID PORT MODE: a load run, then the server's CPU for it as a
+# "cpu_ticks" member of the JSON line
+measured() {
+    local c0 c1 j
+    load "$2" "$3" --warmup-only >/dev/null
+    c0="$(tree_cpu "$1")"
+    j="$(load "$2" "$3" --no-warmup)"
+    c1="$(tree_cpu "$1")"
+    "$BENCH_PY" -c 'import json, sys; j = json.loads(sys.argv[1]); j["cpu_ticks"] = int(sys.argv[2]); print(json.dumps(j))' "$j" "$((c1 - c0))"
+}
+# per_unit JSON MODE: server CPU ms per MiB sent (retr) or per login
+per_unit() {
+    "$BENCH_PY" -c '
+import json, os, sys
+j = json.loads(sys.argv[1]); ms = j["cpu_ticks"] * 1000.0 / os.sysconf("SC_CLK_TCK")
+units = j["mib_per_s"] * j["secs"] if sys.argv[2] == "retr" else j["sessions"]
+print("%.2f" % (ms / units) if units else "-")' "$1" "$2"
 }
 check_errors() {  # check_errors NAME JSON
     [ "$(jget "$2" errors)" = 0 ] \
@@ -190,29 +224,34 @@ CONF
 # on a shared machine a burst of someone else's work then spoils one
 # turn, not one server's figure.
 f_retr=(); f_login=(); s_retr=(); s_login=(); p_retr=(); p_login=()
+f_cr=(); f_cl=(); s_cr=(); s_cl=(); p_cr=(); p_cl=()
 fig() {  # fig JSON KEY: one figure of a load run, after its error check
     check_errors "$3" "$1"
     jget "$1" "$2"
 }
 for ((run = 1; run <= RUNS; run++)); do
     bench_log "turn $run of $RUNS: facteur, RETR for ${SECS}s, then logins"
-    j="$(load "$FACTEUR_PORT" retr)"; f_retr+=("$(fig "$j" mib_per_s facteur)")
+    j="$(measured "$FPID" "$FACTEUR_PORT" retr)"
+    f_retr+=("$(fig "$j" mib_per_s facteur)"); f_cr+=("$(per_unit "$j" retr)")
     f_cpu="$(jget "$j" client_cpu_pct)"
-    j="$(load "$FACTEUR_PORT" login)"; f_login+=("$(fig "$j" sessions_per_s facteur)")
+    j="$(measured "$FPID" "$FACTEUR_PORT" login)"
+    f_login+=("$(fig "$j" sessions_per_s facteur)"); f_cl+=("$(per_unit "$j" login)")
     for profile in stock perf; do
         bench_log "turn $run of $RUNS: Dovecot $profile"
         dovecot_conf "$profile"
         bench_start "dovecot-$profile" "$D/log/stderr.log" dovecot -F -c "$D/etc/dovecot.conf"
         DPID=$BENCH_PID
         bench_wait_greeting "$DOVECOT_PORT" "+OK" || bench_die "Dovecot did not start"
-        jr="$(load "$DOVECOT_PORT" retr)"
-        jl="$(load "$DOVECOT_PORT" login)"
+        jr="$(measured "$DPID" "$DOVECOT_PORT" retr)"
+        jl="$(measured "$DPID" "$DOVECOT_PORT" login)"
         if [ "$profile" = stock ]; then
             s_retr+=("$(fig "$jr" mib_per_s "Dovecot $profile")")
             s_login+=("$(fig "$jl" sessions_per_s "Dovecot $profile")")
+            s_cr+=("$(per_unit "$jr" retr)"); s_cl+=("$(per_unit "$jl" login)")
         else
             p_retr+=("$(fig "$jr" mib_per_s "Dovecot $profile")")
             p_login+=("$(fig "$jl" sessions_per_s "Dovecot $profile")")
+            p_cr+=("$(per_unit "$jr" retr)"); p_cl+=("$(per_unit "$jl" login)")
             p_cpu="$(jget "$jr" client_cpu_pct)"
         fi
         bench_stop "$DPID"
@@ -234,6 +273,11 @@ $CLIENTS clients, each its own user with $MSGS messages of $SIZE bytes; median o
   facteur                         $(printf '%10s %10s' "$fr" "$fl")    (${f_retr[*]} / ${f_login[*]})
   Dovecot stock                   $(printf '%10s %10s' "$sr" "$sl")    (${s_retr[*]} / ${s_login[*]})
   Dovecot high-performance        $(printf '%10s %10s' "$pr" "$pl")    (${p_retr[*]} / ${p_login[*]})
+
+  server CPU (all its processes)  ms per MiB RETR'd   ms per login
+  facteur                         $(printf '%10s %16s' "$(bench_median "${f_cr[@]}")" "$(bench_median "${f_cl[@]}")")
+  Dovecot stock                   $(printf '%10s %16s' "$(bench_median "${s_cr[@]}")" "$(bench_median "${s_cl[@]}")")
+  Dovecot high-performance        $(printf '%10s %16s' "$(bench_median "${p_cr[@]}")" "$(bench_median "${p_cl[@]}")")
 
   ratio facteur / Dovecot stock:             RETR $(ratio "$fr" "$sr")x, logins $(ratio "$fl" "$sl")x
   ratio facteur / Dovecot high-performance:  RETR $(ratio "$fr" "$pr")x, logins $(ratio "$fl" "$pl")x

@@ -11,7 +11,8 @@ Each client repeats, until the time is up:
     login: connect, USER, PASS, STAT, QUIT
 Nothing is deleted, so the mailboxes stay as they are from run to run.
 One session per user runs before the clock starts (servers build their
-indexes and set \\Seen on the first RETR). Prints one JSON line:
+indexes and set \\Seen on the first RETR); --warmup-only runs just that,
+--no-warmup skips it. Prints one JSON line:
 sessions/s, RETR/s, MiB/s (message bytes as sent, stuffing included), and
 the client's own CPU use (near 100% of a core: the client is the limit).
 """
@@ -60,7 +61,10 @@ async def session(args, user, retr):
 async def run(args):
     users = [args.user_fmt % (i + 1) for i in range(args.clients)]
     retr = args.mode == "retr"
-    await asyncio.gather(*(session(args, u, True) for u in users))
+    if not args.no_warmup:
+        await asyncio.gather(*(session(args, u, True) for u in users))
+    if args.warmup_only:
+        return {"mode": "warmup", "clients": args.clients}
     stats = {"sessions": 0, "retr": 0, "bytes": 0, "errors": 0}
     first_errors = []
     deadline = time.monotonic() + args.secs
@@ -109,6 +113,10 @@ def main():
     ap.add_argument("--secs", type=float, default=10)
     ap.add_argument("--user-fmt", default="bench%d")
     ap.add_argument("--password", default="benchpass")
+    ap.add_argument("--warmup-only", action="store_true",
+                    help="only the untimed session per user")
+    ap.add_argument("--no-warmup", action="store_true",
+                    help="start the clock at once")
     print(json.dumps(asyncio.run(run(ap.parse_args()))))
 
 
