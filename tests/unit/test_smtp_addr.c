@@ -184,8 +184,6 @@ static const struct {
 	  "501 5.1.2" },
 	{ "IPv4 literal out of range", "TO", "TO:<a@[192.0.2.256]>", false,
 	  "501 5.1.2" },
-	{ "IPv6 literal without its tag", "TO", "TO:<a@[2001:db8::1]>",
-	  false, "501 5.1.2" },
 	{ "IPv6 tag with an IPv4 address", "TO", "TO:<a@[IPv6:192.0.2.1]>",
 	  false, "501 5.1.2" },
 	{ "bad IPv6 literal", "TO", "TO:<a@[IPv6:2001:db8:::1]>", false,
