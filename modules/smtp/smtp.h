@@ -86,13 +86,19 @@ struct smtp_path {
 	bool utf8;			/* holds non-ASCII */
 };
 
-/* One recipient of the transaction. */
+/*
+ * One recipient of the transaction. A RCPT command gives one, or several
+ * when its address is an alias; they sit next to each other, in RCPT
+ * order, and share that command's number (LMTP answers per command).
+ */
 struct smtp_rcpt {
 	char *address;			/* as given (after alias expansion:
 					   the target) */
 	char *user;			/* the local user, or NULL (relay) */
 	char *orcpt;			/* DSN ORCPT, or NULL */
 	unsigned int notify;		/* DSN NOTIFY bits */
+	const char *rcpt_to;		/* the address its RCPT named */
+	unsigned int cmd;		/* that RCPT's number, from 0 */
 };
 
 enum smtp_state {
@@ -135,6 +141,7 @@ struct smtp_session {
 	char *dsn_envid;
 	struct smtp_rcpt *rcpts;
 	size_t nrcpts, rcptalloc;
+	unsigned int rcpt_cmds;		/* RCPT commands accepted */
 	unsigned int rcpt_attempts;
 	int spool_fd;
 	uint64_t bdat_size;

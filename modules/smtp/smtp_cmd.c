@@ -298,9 +298,10 @@ cmd_mail(struct smtp_session *ss, char *arg)
 /* ------------------------------------------------------------------ */
 /* RCPT */
 
+/* orcpt and rcpt_to are in tx already, shared by an alias's targets. */
 static void
 cmd_rcpt_add(struct smtp_session *ss, const char *address, const char *user,
-    const char *orcpt, unsigned int notify)
+    char *orcpt, unsigned int notify, const char *rcpt_to)
 {
 	struct smtp_rcpt *r;
 
@@ -317,8 +318,10 @@ cmd_rcpt_add(struct smtp_session *ss, const char *address, const char *user,
 	r = &ss->rcpts[ss->nrcpts++];
 	r->address = fc_arena_strdup(ss->tx, address);
 	r->user = user != NULL ? fc_arena_strdup(ss->tx, user) : NULL;
-	r->orcpt = orcpt != NULL ? fc_arena_strdup(ss->tx, orcpt) : NULL;
+	r->orcpt = orcpt;
 	r->notify = notify;
+	r->rcpt_to = rcpt_to;
+	r->cmd = ss->rcpt_cmds;
 }
 
 static const char *
@@ -381,6 +384,7 @@ cmd_rcpt_done(struct fc_session *s, enum fc_verdict v, void *arg)
 		    "450 4.7.1 Recipient deferred, try again later");
 	} else {
 		ss->state = SMTP_ST_RCPT;
+		ss->rcpt_cmds++;
 		smtp_reply(ss, "250 2.1.5 Ok");
 	}
 	fc_session_resume(s, next);
@@ -391,7 +395,7 @@ cmd_rcpt(struct smtp_session *ss, char *arg)
 {
 	struct fc_arena *a = ss->cmd;
 	struct smtp_path path;
-	char *params, *orcpt, **targets, **users;
+	char *params, *orcpt, *rcpt_to, **targets, **users;
 	const char *err;
 	unsigned int notify;
 	size_t n, i, first;
@@ -424,9 +428,11 @@ cmd_rcpt(struct smtp_session *ss, char *arg)
 		return FC_NEXT_CONTINUE;
 	}
 	first = ss->nrcpts;
+	rcpt_to = fc_arena_strdup(ss->tx, path.address);
+	orcpt = orcpt != NULL ? fc_arena_strdup(ss->tx, orcpt) : rcpt_to;
 	for (i = 0; i < n; i++)
-		cmd_rcpt_add(ss, targets[i], users[i],
-		    orcpt != NULL ? orcpt : path.address, notify);
+		cmd_rcpt_add(ss, targets[i], users[i], orcpt, notify,
+		    rcpt_to);
 	fc_envelope_add_recipient(ss->env, path.address);
 	fc_log_session(ss->s, FC_LOG_INFO, "event=rcpt id=%s rcpt=<%s> "
 	    "result=accept%s", ss->id, fc_log_quote(a, path.address, 256),
@@ -443,6 +449,7 @@ cmd_rcpt(struct smtp_session *ss, char *arg)
 		    "450 4.7.1 Recipient deferred, try again later");
 	}
 	ss->state = SMTP_ST_RCPT;
+	ss->rcpt_cmds++;
 	smtp_reply(ss, "250 2.1.5 Ok");
 	return FC_NEXT_CONTINUE;
 }

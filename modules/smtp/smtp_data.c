@@ -9,10 +9,12 @@
  * and kept as they are for local delivery; NUL bytes are refused
  * (reject_nul), since IMAP clients cannot take them.
  *
- * Local recipients are delivered before the reply; the others, and
+ * Local recipients are delivered before the reply, each user once
+ * however many RCPTs or aliases lead to it. Over SMTP the others, and
  * local ones whose delivery failed, are put in the outbound queue, so
  * 250 means the message is on stable storage in every mailbox or in the
- * queue. LMTP answers per recipient instead and never queues.
+ * queue. LMTP never queues: it answers once per accepted RCPT, in RCPT order (RFC
+ * 2033 4.2), with the combined result of that RCPT's recipients.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -265,28 +267,121 @@ data_deliver_reply(enum fc_deliver_result r)
 	}
 }
 
-/* LMTP: delivers to every recipient and answers for each. */
-static enum fc_next
-data_deliver_lmtp(struct smtp_session *ss)
+/* What delivery did for one recipient. */
+struct data_result {
+	enum fc_deliver_result r;
+	const char *text;		/* the store's reason, or the folder */
+	bool dup;			/* its user was served for another */
+	bool done;			/* a local delivery was tried */
+};
+
+struct data_user_ref {
+	const char *user;
+	size_t i;
+};
+
+static int
+data_user_cmp(const void *a, const void *b)
 {
-	struct fc_arena *a = fc_arena_new("smtp-deliver", 4096);
+	const struct data_user_ref *x = a, *y = b;
+	int c = strcmp(x->user, y->user);
+
+	if (c != 0)
+		return c;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/*
+ * Delivers to the local recipients, each user once: one named by two
+ * RCPTs, or by an alias and by itself, gets one copy, and its later
+ * recipients share the first one's result (dup set). Relay recipients
+ * are left alone (done false). headers: the same for all, or NULL for
+ * a Received field naming each recipient (LMTP).
+ */
+static void
+data_deliver_local(struct smtp_session *ss, struct fc_arena *a,
+    const char *headers, struct data_result *res)
+{
 	struct fc_core *core = fc_session_core(ss->s);
 	const char *folder = fc_envelope_folder(ss->env), *err;
-	enum fc_deliver_result r;
-	size_t i;
+	struct data_user_ref *refs;
+	size_t *first, i, n = 0;
+
+	/* who is whose duplicate: sorted by user, then by position */
+	refs = fc_arena_alloc(a, (ss->nrcpts + 1) * sizeof(*refs));
+	first = fc_arena_alloc(a, (ss->nrcpts + 1) * sizeof(*first));
+	for (i = 0; i < ss->nrcpts; i++) {
+		first[i] = i;
+		if (ss->rcpts[i].user != NULL) {
+			refs[n].user = ss->rcpts[i].user;
+			refs[n++].i = i;
+		}
+	}
+	if (n > 1)
+		qsort(refs, n, sizeof(*refs), data_user_cmp);
+	for (i = 1; i < n; i++)
+		if (strcmp(refs[i].user, refs[i - 1].user) == 0)
+			first[refs[i].i] = first[refs[i - 1].i];
 
 	for (i = 0; i < ss->nrcpts; i++) {
 		struct smtp_rcpt *rc = &ss->rcpts[i];
 
-		r = fc_deliver(core, rc->user, folder, 0, NULL, ss->spool_fd,
-		    ss->sender.address, rc->address, data_headers(ss, a,
+		if (rc->user == NULL)
+			continue;
+		if (first[i] != i) {
+			res[i] = res[first[i]];
+			res[i].dup = true;
+			continue;
+		}
+		res[i].r = fc_deliver(core, rc->user, folder, 0, NULL,
+		    ss->spool_fd, ss->sender.address, rc->address,
+		    headers != NULL ? headers : data_headers(ss, a,
 		    rc->orcpt != NULL ? rc->orcpt : rc->address), &err);
-		data_log_delivery(ss, a, rc, r, err);
-		if (r == FC_DELIVER_OK)
+		/* err may be a static buffer the next delivery reuses */
+		res[i].text = fc_arena_strdup(a, err != NULL ? err : "");
+		res[i].done = true;
+		data_log_delivery(ss, a, rc, res[i].r, res[i].text);
+		if (res[i].r == FC_DELIVER_OK)
 			fc_hook_run(ss->s, FC_HOOK_DELIVERED, ss->env, NULL,
 			    NULL);
-		smtp_reply(ss, "%s <%s> %s", data_deliver_reply(r),
-		    rc->address, r == FC_DELIVER_OK ? "Ok" : err);
+	}
+}
+
+static bool
+data_temporary(enum fc_deliver_result r)
+{
+	return r == FC_DELIVER_OVERQUOTA || r == FC_DELIVER_TEMPFAIL;
+}
+
+/*
+ * LMTP: one reply per accepted RCPT, in order. An alias's RCPT answers
+ * for all its recipients: 4xx if any failed for now (the client tries
+ * the RCPT again later), 250 if all got it, else the first refusal.
+ */
+static enum fc_next
+data_deliver_lmtp(struct smtp_session *ss)
+{
+	struct fc_arena *a = fc_arena_new("smtp-deliver", 4096);
+	struct data_result *res;
+	size_t i, j;
+
+	res = fc_arena_alloc(a, (ss->nrcpts + 1) * sizeof(*res));
+	data_deliver_local(ss, a, NULL, res);
+	for (i = 0; i < ss->nrcpts; i = j) {
+		const struct data_result *worst = &res[i];
+
+		for (j = i; j < ss->nrcpts && ss->rcpts[j].cmd ==
+		    ss->rcpts[i].cmd; j++) {
+			if (data_temporary(worst->r))
+				continue;
+			if (data_temporary(res[j].r)
+			    || (worst->r == FC_DELIVER_OK
+			    && res[j].r != FC_DELIVER_OK))
+				worst = &res[j];
+		}
+		smtp_reply(ss, "%s <%s> %s", data_deliver_reply(worst->r),
+		    ss->rcpts[i].rcpt_to, worst->r == FC_DELIVER_OK ? "Ok" :
+		    worst->text);
 	}
 	fc_arena_free(&a);
 	smtp_transaction_reset(ss);
@@ -325,30 +420,23 @@ static enum fc_next
 data_deliver(struct smtp_session *ss)
 {
 	struct fc_arena *a = fc_arena_new("smtp-deliver", 4096);
-	struct fc_core *core = fc_session_core(ss->s);
-	const char *folder = fc_envelope_folder(ss->env), *err;
 	struct smtp_qentry *qe = NULL;
-	enum fc_deliver_result r = FC_DELIVER_OK;
+	struct data_result *res;
 	const char *headers;
 	size_t i;
 
 	headers = data_headers(ss, a, ss->nrcpts == 1 ? (ss->rcpts[0].orcpt
 	    != NULL ? ss->rcpts[0].orcpt : ss->rcpts[0].address) : NULL);
+	res = fc_arena_alloc(a, (ss->nrcpts + 1) * sizeof(*res));
+	data_deliver_local(ss, a, headers, res);
 	for (i = 0; i < ss->nrcpts; i++) {
 		struct smtp_rcpt *rc = &ss->rcpts[i];
 		struct smtp_qrcpt *qr;
 
-		if (rc->user != NULL) {
-			r = fc_deliver(core, rc->user, folder, 0, NULL,
-			    ss->spool_fd, ss->sender.address, rc->address,
-			    headers, &err);
-			data_log_delivery(ss, a, rc, r, err);
-			if (r == FC_DELIVER_OK) {
-				fc_hook_run(ss->s, FC_HOOK_DELIVERED, ss->env,
-				    NULL, NULL);
-				continue;
-			}
-		}
+		/* delivered, or in the queue already for its user */
+		if (res[i].dup || (rc->user != NULL
+		    && res[i].r == FC_DELIVER_OK))
+			continue;
 		if (qe == NULL) {
 			qe = smtp_queue_new(ss->id);
 			qe->created = qe->next = (int64_t)time(NULL);
@@ -367,12 +455,11 @@ data_deliver(struct smtp_session *ss)
 		qr->user = rc->user != NULL ? fc_arena_strdup(qe->arena,
 		    rc->user) : NULL;
 		qr->reply = fc_arena_strdup(qe->arena, "");
-		if (rc->user != NULL && (r == FC_DELIVER_NOUSER
-		    || r == FC_DELIVER_PERMFAIL)) {
+		if (rc->user != NULL && !data_temporary(res[i].r)) {
 			/* refused for good after we said yes: a report */
 			qr->state = SMTP_Q_FAILED;
 			qr->reply = fc_arena_printf(qe->arena, "%s %s",
-			    data_deliver_reply(r), err);
+			    data_deliver_reply(res[i].r), res[i].text);
 		}
 	}
 	if (qe != NULL) {
@@ -402,17 +489,17 @@ data_deliver(struct smtp_session *ss)
 	return FC_NEXT_CONTINUE;
 }
 
-/* The same refusal for every recipient, once over SMTP, per recipient
- * over LMTP. */
+/* The same refusal for every recipient: once over SMTP, once per
+ * accepted RCPT over LMTP. */
 static enum fc_next
 data_refuse_all(struct smtp_session *ss, const char *reply)
 {
-	size_t i;
+	unsigned int i;
 
 	if (ss->kind != SMTP_KIND_LMTP)
 		smtp_reply(ss, "%s", reply);
 	else
-		for (i = 0; i < ss->nrcpts; i++)
+		for (i = 0; i < ss->rcpt_cmds; i++)
 			smtp_reply(ss, "%s", reply);
 	smtp_transaction_reset(ss);
 	return FC_NEXT_CONTINUE;

@@ -95,6 +95,7 @@ smtp_transaction_reset(struct smtp_session *ss)
 	ss->dsn_envid = NULL;
 	ss->rcpts = NULL;		/* the array was in tx */
 	ss->nrcpts = ss->rcptalloc = 0;
+	ss->rcpt_cmds = 0;
 	ss->rcpt_attempts = 0;
 	ss->bdat_size = 0;
 	ss->bdat_last = false;

@@ -12,6 +12,7 @@ from test_smtp_support import (ALICE, BOB, CAROL, HOSTNAME, message,
                                module_server, trace_fields, unique)
 
 ALIASES = "team@example.org alice@example.org, bob@example.org\n" \
+    "crew@example.org alice@example.org, carol@example.org\n" \
     "fwd@example.org someone@example.net\n"
 
 
@@ -99,6 +100,44 @@ def test_alias_gets_one_reply(mx):
     assert len(mx.find(ALICE, subject)) == 1
     assert len(mx.find(BOB, subject)) == 1
     assert len(mx.find(CAROL, subject)) == 1
+
+
+def test_same_user_twice_one_reply_per_rcpt(mx):
+    """alice by her own address and again through team: two RCPTs, so
+    two replies after the message, each naming its RCPT; alice gets one
+    copy, bob one."""
+    subject = unique("lmtp-twice")
+    with lmtp_client(mx) as c:
+        assert c.cmd("MAIL FROM:<sender@example.net>") == "250 2.1.0 Ok"
+        assert c.cmd("RCPT TO:<%s>" % ALICE) == "250 2.1.5 Ok"
+        assert c.cmd("RCPT TO:<team@example.org>") == "250 2.1.5 Ok"
+        assert c.cmd("DATA").startswith("354 ")
+        c.send(message(subject) + b".\r\n")
+        replies = c.replies(2)
+        assert c.cmd("NOOP") == "250 2.0.0 Ok"
+    assert replies[0].startswith("250 2.0.0 <%s>" % ALICE)
+    assert replies[1].startswith("250 2.0.0 <team@example.org>")
+    assert len(mx.find(ALICE, subject)) == 1
+    assert len(mx.find(BOB, subject)) == 1
+
+
+def test_alias_with_a_full_mailbox(mx):
+    """crew is alice and carol (quota 2k). A 3k message: the one reply
+    for crew is 452 4.2.2, since carol could not take it (the client
+    will try crew again); bob's is 250."""
+    subject = unique("lmtp-crew")
+    with lmtp_client(mx) as c:
+        assert c.cmd("MAIL FROM:<sender@example.net>") == "250 2.1.0 Ok"
+        assert c.cmd("RCPT TO:<crew@example.org>") == "250 2.1.5 Ok"
+        assert c.cmd("RCPT TO:<%s>" % BOB) == "250 2.1.5 Ok"
+        assert c.cmd("DATA").startswith("354 ")
+        c.send(message(subject, body="q" * 3000 + "\r\n") + b".\r\n")
+        replies = c.replies(2)
+        assert c.cmd("NOOP") == "250 2.0.0 Ok"
+    assert replies[0].startswith("452 4.2.2 <crew@example.org>"), replies
+    assert replies[1].startswith("250 2.0.0 <%s>" % BOB), replies
+    assert mx.find(CAROL, subject) == []
+    assert len(mx.find(BOB, subject)) == 1
 
 
 def test_only_local_recipients(mx):
