@@ -13,7 +13,10 @@
  * however many RCPTs or aliases lead to it. Over SMTP the others, and
  * local ones whose delivery failed, are put in the outbound queue, so
  * 250 means the message is on stable storage in every mailbox or in the
- * queue. LMTP never queues: it answers once per accepted RCPT, in RCPT order (RFC
+ * queue; when no recipient could take it at all, the reply says so
+ * (452 for a full mailbox) and nothing is queued, so the client keeps
+ * the message and no report goes to a sender who may be forged. LMTP
+ * never queues: it answers once per accepted RCPT, in RCPT order (RFC
  * 2033 4.2), with the combined result of that RCPT's recipients.
  */
 #define _GNU_SOURCE
@@ -411,10 +414,43 @@ data_queue_headers(struct smtp_qentry *e, const char *headers)
 }
 
 /*
+ * When no recipient took the message and none is to be relayed, the
+ * reply for the whole of it, else NULL. Any failure for now wins (the
+ * client will try again, and the permanent ones will hear 550 at RCPT
+ * then); 452 4.2.2 when each of those is a full mailbox. The store's
+ * reasons stay in the log: they may name paths.
+ */
+static const char *
+data_nobody_took_it(struct smtp_session *ss, const struct data_result *res)
+{
+	enum fc_deliver_result perm = FC_DELIVER_OK;
+	bool temp = false, full = true;
+	size_t i;
+
+	for (i = 0; i < ss->nrcpts; i++) {
+		if (ss->rcpts[i].user == NULL || res[i].r == FC_DELIVER_OK)
+			return NULL;
+		if (data_temporary(res[i].r)) {
+			temp = true;
+			full = full && res[i].r == FC_DELIVER_OVERQUOTA;
+		} else if (perm == FC_DELIVER_OK)
+			perm = res[i].r;
+	}
+	if (temp)
+		return full ? "452 4.2.2 Mailbox full, try again later" :
+		    "451 4.3.0 Error: cannot deliver the message now, try "
+		    "again later";
+	return perm == FC_DELIVER_NOUSER ? "550 5.1.1 User unknown" :
+	    "554 5.3.4 Error: the mailbox cannot take this message";
+}
+
+/*
  * SMTP: local recipients are delivered now; the others, and local ones
  * whose delivery failed, go into the outbound queue (retried, or
  * reported to the sender). 250 once every recipient is either in a
- * mailbox or in the queue, both on stable storage.
+ * mailbox or in the queue, both on stable storage; SMTP has one reply
+ * for all, so a partial success queues the rest. When nobody took it,
+ * the reply says why and nothing is kept.
  */
 static enum fc_next
 data_deliver(struct smtp_session *ss)
@@ -422,13 +458,21 @@ data_deliver(struct smtp_session *ss)
 	struct fc_arena *a = fc_arena_new("smtp-deliver", 4096);
 	struct smtp_qentry *qe = NULL;
 	struct data_result *res;
-	const char *headers;
+	const char *headers, *refusal;
 	size_t i;
 
 	headers = data_headers(ss, a, ss->nrcpts == 1 ? (ss->rcpts[0].orcpt
 	    != NULL ? ss->rcpts[0].orcpt : ss->rcpts[0].address) : NULL);
 	res = fc_arena_alloc(a, (ss->nrcpts + 1) * sizeof(*res));
 	data_deliver_local(ss, a, headers, res);
+	if ((refusal = data_nobody_took_it(ss, res)) != NULL) {
+		fc_log_session(ss->s, FC_LOG_NOTICE, "event=refused id=%s "
+		    "reply=\"%s\"", ss->id, refusal);
+		smtp_reply(ss, "%s", refusal);
+		fc_arena_free(&a);
+		smtp_transaction_reset(ss);
+		return FC_NEXT_CONTINUE;
+	}
 	for (i = 0; i < ss->nrcpts; i++) {
 		struct smtp_rcpt *rc = &ss->rcpts[i];
 		struct smtp_qrcpt *qr;

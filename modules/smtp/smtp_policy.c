@@ -7,6 +7,13 @@
  * authenticated client or one from trusted_networks; anything else is
  * refused (554 5.7.1), so the server is never an open relay, whatever the
  * rest of the configuration says. LMTP takes local recipients only.
+ *
+ * A local user whose mailbox is full already is told 452 4.2.2 at RCPT,
+ * as Dovecot's lmtp_rcpt_check_quota does: the client keeps the message
+ * rather than sending it all to hear 452 at its end. Whether a message
+ * of some size fits is left to delivery: the SIZE a client announces is
+ * only an estimate, and a partial refusal over SMTP is better done by
+ * queueing (smtp_data.c).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -21,6 +28,7 @@
 #include <facteur/conf.h>
 #include <facteur/log.h>
 #include <facteur/session.h>
+#include <facteur/storage.h>
 
 #include "smtp.h"
 
@@ -161,6 +169,32 @@ policy_domain(const char *address)
 	return at != NULL ? at + 1 : NULL;
 }
 
+/*
+ * Whether the user's mail is at its quota already. Quota limits come
+ * with the user (auth.h), so a user without one costs nothing; for the
+ * others the store is opened and asked, which for maildir is reading
+ * maildirsize. A store that cannot tell is taken as having room:
+ * delivery will know.
+ */
+static bool
+policy_mailbox_full(struct fc_core *core, const struct fc_user *u)
+{
+	uint64_t bytes, bytes_limit, msgs, msgs_limit;
+	struct fc_store *st;
+	const char *err;
+	bool full = false;
+
+	if (fc_user_quota_bytes(u) == 0 && fc_user_quota_messages(u) == 0)
+		return false;
+	if (fc_store_open(core, u, &st, &err) < 0)
+		return false;
+	if (fc_store_quota(st, &bytes, &bytes_limit, &msgs, &msgs_limit) == 0)
+		full = (bytes_limit != 0 && bytes >= bytes_limit)
+		    || (msgs_limit != 0 && msgs >= msgs_limit);
+	fc_store_close(&st);
+	return full;
+}
+
 int
 smtp_policy_rcpt(struct smtp_session *ss, const struct smtp_path *p,
     struct fc_arena *a, char ***targets_r, char ***users_r, size_t *n_r,
@@ -170,7 +204,7 @@ smtp_policy_rcpt(struct smtp_session *ss, const struct smtp_path *p,
 	struct fc_core *core = fc_session_core(ss->s);
 	const char *address = p->address, *err;
 	char **targets, **users;
-	size_t n, i;
+	size_t n, i, full = 0;
 	int r;
 
 	/* <postmaster> is the postmaster of our first local domain */
@@ -230,6 +264,18 @@ smtp_policy_rcpt(struct smtp_session *ss, const struct smtp_path *p,
 			return -1;
 		}
 		users[i] = fc_arena_strdup(a, fc_user_name(u));
+		if (policy_mailbox_full(core, u))
+			full++;
+	}
+	/*
+	 * Over SMTP one full mailbox of an alias's several does not hold
+	 * the others up: the message is taken, and queued for that one.
+	 * LMTP has one reply for the whole alias, and a full mailbox makes
+	 * it 452 after the message anyway, so it is said now.
+	 */
+	if (full > 0 && (full == n || ss->kind == SMTP_KIND_LMTP)) {
+		*reply_r = "452 4.2.2 Mailbox full, try again later";
+		return -1;
 	}
 	*targets_r = targets;
 	*users_r = users;

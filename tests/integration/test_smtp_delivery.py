@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from test_smtp_support import (ALICE, BOB, CAROL, HOSTNAME, JOERG, QUEUED,
-                               crlf_to_lf, message, module_server, queue_id,
-                               smtp_server, trace_fields, unique)
+from test_smtp_support import (ALICE, BOB, CAROL, DORA, HOSTNAME, JOERG,
+                               QUEUED, crlf_to_lf, message, module_server,
+                               queue_id, smtp_server, trace_fields, unique)
 
 # smtp_server is a fixture: pytest finds it in this module by its name
 __all__ = ["smtp_server"]
@@ -340,6 +340,23 @@ def test_over_quota(mx):
         assert c.cmd("NOOP") == "250 2.0.0 Ok"
     assert len(mx.find(CAROL, small)) == 1
     assert mx.find(CAROL, big) == []
+
+
+def test_over_quota_at_rcpt(mx):
+    """dora's quota is one message. The first is stored; once her
+    mailbox is full, her RCPT is answered 452 4.2.2 at once (the client
+    keeps the message), while alice's in the same transaction is 250."""
+    subject = unique("fills-dora")
+    with mx.client() as c:
+        c.ehlo()
+        reply = send_raw(c, "sender@example.net", [DORA],
+                         message(subject) + b".\r\n")
+        assert QUEUED.match(reply), reply
+        assert c.cmd("MAIL FROM:<sender@example.net>") == "250 2.1.0 Ok"
+        assert c.cmd("RCPT TO:<%s>" % DORA).startswith("452 4.2.2 ")
+        assert c.cmd("RCPT TO:<%s>" % ALICE) == "250 2.1.5 Ok"
+        assert c.cmd("RSET") == "250 2.0.0 Ok"
+    assert len(mx.find(DORA, subject)) == 1
 
 
 def test_smtputf8_needed_for_utf8_address(mx):

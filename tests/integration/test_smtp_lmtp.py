@@ -8,11 +8,12 @@ import smtplib
 
 import pytest
 
-from test_smtp_support import (ALICE, BOB, CAROL, HOSTNAME, message,
+from test_smtp_support import (ALICE, BOB, CAROL, DORA, HOSTNAME, message,
                                module_server, trace_fields, unique)
 
 ALIASES = "team@example.org alice@example.org, bob@example.org\n" \
     "crew@example.org alice@example.org, carol@example.org\n" \
+    "desk@example.org alice@example.org, dora@example.org\n" \
     "fwd@example.org someone@example.net\n"
 
 
@@ -138,6 +139,25 @@ def test_alias_with_a_full_mailbox(mx):
     assert replies[1].startswith("250 2.0.0 <%s>" % BOB), replies
     assert mx.find(CAROL, subject) == []
     assert len(mx.find(BOB, subject)) == 1
+
+
+def test_full_mailbox_at_rcpt(mx):
+    """dora's quota is one message. Once she has it, a RCPT for her, or
+    for desk (alice and dora), is 452 4.2.2 at once: LMTP would answer
+    452 for the whole alias after the message anyway."""
+    subject = unique("lmtp-dora")
+    with lmtp_client(mx) as c:
+        assert c.cmd("MAIL FROM:<sender@example.net>") == "250 2.1.0 Ok"
+        assert c.cmd("RCPT TO:<%s>" % DORA) == "250 2.1.5 Ok"
+        assert c.cmd("DATA").startswith("354 ")
+        c.send(message(subject) + b".\r\n")
+        assert c.reply().startswith("250 2.0.0 <%s>" % DORA)
+        assert c.cmd("MAIL FROM:<sender@example.net>") == "250 2.1.0 Ok"
+        assert c.cmd("RCPT TO:<%s>" % DORA).startswith("452 4.2.2 ")
+        assert c.cmd("RCPT TO:<desk@example.org>").startswith("452 4.2.2 ")
+        assert c.cmd("RCPT TO:<%s>" % BOB) == "250 2.1.5 Ok"
+        assert c.cmd("RSET") == "250 2.0.0 Ok"
+    assert len(mx.find(DORA, subject)) == 1
 
 
 def test_only_local_recipients(mx):

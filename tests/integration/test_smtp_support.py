@@ -19,7 +19,8 @@ The server's config, as start_smtp() writes it:
     }
 
 Users, all with conftest.PASSWORD: alice@example.org, bob@example.org,
-carol@example.org (quota 2k) and jörg@example.org (a UTF-8 name).
+carol@example.org (quota 2k), dora@example.org (quota_messages 1: full
+after one message) and jörg@example.org (a UTF-8 name).
 
 Two ways to get one: the `smtp_server` fixture starts a server for one
 test (through conftest's facteurd fixture, so its checks apply), and
@@ -46,9 +47,10 @@ HOSTNAME = "mx.example.org"
 ALICE = "alice@example.org"
 BOB = "bob@example.org"
 CAROL = "carol@example.org"          # quota 2k
+DORA = "dora@example.org"            # full after one message
 JOERG = "j\u00f6rg@example.org"      # a UTF-8 user name
-USERS = (ALICE, BOB, CAROL, JOERG)
-QUOTAS = {CAROL: "2k"}
+USERS = (ALICE, BOB, CAROL, DORA, JOERG)
+QUOTAS = {CAROL: "quota=2k", DORA: "quota_messages=1"}
 
 # Under AddressSanitizer freed memory sits in a quarantine before it is
 # reused; memory tests shrink it (see test_sessions.py).
@@ -205,7 +207,7 @@ def write_users(directory, password_hash):
     path = os.path.join(directory, "passwd")
     with open(path, "w", encoding="utf-8") as f:
         for user in USERS:
-            extra = " quota=%s" % QUOTAS[user] if user in QUOTAS else ""
+            extra = " " + QUOTAS[user] if user in QUOTAS else ""
             f.write("%s:%s::::::%s\n" % (user, password_hash, extra))
     os.chmod(path, 0o644)
 
