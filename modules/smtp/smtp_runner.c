@@ -116,15 +116,6 @@ runner_now(void)
 	return (int64_t)time(NULL);
 }
 
-static int64_t
-runner_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * When an entry expires: the first whole second at which it is older
  * than queue_lifetime (created is in whole seconds, hence the one more:
@@ -734,12 +725,13 @@ runner_kick(struct runner *r)
 	fc_alarm_cancel(&r->tick);
 	{
 		uint64_t ms = RUNNER_RESCAN_MS;
-		/* to the millisecond: a whole second's rounding would make
-		 * every retry up to a second late */
-		int64_t wait = soonest * 1000 - runner_now_ms();
 
-		if (any && wait < (int64_t)ms)
-			ms = wait > 0 ? (uint64_t)wait : 100;
+		/* whole seconds from a time rounded down: a retry may come up
+		 * to a second late, never before its delay */
+		if (any && soonest <= now)
+			ms = 100;
+		else if (any && (uint64_t)(soonest - now) * 1000 < ms)
+			ms = (uint64_t)(soonest - now) * 1000;
 		r->tick = fc_alarm_add(ms, runner_tick_cb, r);
 	}
 }
