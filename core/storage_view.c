@@ -4,15 +4,19 @@
  *
  * A view is the list of UIDs the session knows, in order: sequence
  * number n is uids[n - 1]. Everything else about a message is read from
- * the index the back end keeps (shared by the views of one worker), so a
- * view costs four bytes per message. Since another view may move the
- * index's memory, its state is asked for afresh at every use, never kept.
+ * the index the back end keeps (shared by the views of one worker).
+ * Since another view may move the index's memory, its state is asked for
+ * afresh at every use, never kept. The view only keeps, beside each UID,
+ * the flags and keywords it last saw (13 bytes a message in all): the
+ * index forgets an expunged message at once, even while this view still
+ * shows it.
  *
  * A sync refreshes the index and compares: UIDs of the view missing from
  * the index were expunged (reported, or kept as "ghosts" when expunges
- * are held back: they keep their number, read as empty, and cannot be
- * opened); UIDs past the view's last one are new; messages whose modseq
- * passed the view's high-water mark changed. A session's own STORE is
+ * are held back: they keep their number and their last known flags and
+ * keywords, read as empty otherwise, and cannot be opened); UIDs past
+ * the view's last one are new; messages whose modseq passed the view's
+ * high-water mark changed. A session's own STORE is
  * not reported back to it: fc_mailbox_store() remembers the (UID,
  * modseq) pairs it made.
  */
@@ -39,15 +43,16 @@ struct fc_mailbox {
 	void *index;
 	bool readonly;
 	uint32_t *uids;			/* the view */
+	uint8_t *flags;			/* as last seen, for ghosts */
+	uint64_t *keywords;
 	size_t count, alloc;
+	struct fc_index_record ghost;	/* what view_record() gives for one */
 	uint64_t seen_modseq;		/* changes up to here are known */
 	struct own_change *own;		/* our own STOREs since last sync */
 	size_t nown, ownalloc;
 	fc_mailbox_changed_fn *watch_fn;
 	void *watch_arg;
 };
-
-static const struct fc_index_record view_ghost;	/* all zero */
 
 static int
 view_refresh(struct fc_mailbox *box)
@@ -83,6 +88,8 @@ view_find(const struct fc_index_state *s, uint32_t uid)
 	return NULL;
 }
 
+/* The message at seq: its index record, or for a ghost (expunged, held
+ * back) its last known flags and keywords, the rest empty. */
 static const struct fc_index_record *
 view_record(struct fc_mailbox *box, uint32_t seq)
 {
@@ -92,7 +99,13 @@ view_record(struct fc_mailbox *box, uint32_t seq)
 	fc_assert(seq >= 1 && seq <= box->count);
 	view_state(box, &s);
 	r = view_find(&s, box->uids[seq - 1]);
-	return r != NULL ? r : &view_ghost;
+	if (r != NULL)
+		return r;
+	memset(&box->ghost, 0, sizeof(box->ghost));
+	box->ghost.uid = box->uids[seq - 1];
+	box->ghost.flags = box->flags[seq - 1];
+	box->ghost.keywords = box->keywords[seq - 1];
+	return &box->ghost;
 }
 
 static void
@@ -104,6 +117,26 @@ view_grow(struct fc_mailbox *box, size_t need)
 	while (box->alloc < need)
 		box->alloc *= 2;
 	box->uids = fc_realloc(box->uids, box->alloc * sizeof(*box->uids));
+	box->flags = fc_realloc(box->flags, box->alloc * sizeof(*box->flags));
+	box->keywords = fc_realloc(box->keywords, box->alloc *
+	    sizeof(*box->keywords));
+}
+
+/* What a ghost of the message at position i will show. */
+static void
+view_remember(struct fc_mailbox *box, size_t i,
+    const struct fc_index_record *r)
+{
+	box->flags[i] = (uint8_t)(r->flags & FC_FLAGS_ALL);
+	box->keywords[i] = r->keywords;
+}
+
+/* Puts a message at position i of the view, as the index shows it. */
+static void
+view_set(struct fc_mailbox *box, size_t i, const struct fc_index_record *r)
+{
+	box->uids[i] = r->uid;
+	view_remember(box, i, r);
 }
 
 int
@@ -132,7 +165,7 @@ fc_mailbox_open(struct fc_store *st, const char *name, unsigned int flags,
 	view_state(box, &s);
 	view_grow(box, s.count);
 	for (i = 0; i < s.count; i++)
-		box->uids[i] = s.records[i].uid;
+		view_set(box, i, &s.records[i]);
 	box->count = s.count;
 	box->seen_modseq = s.highestmodseq;
 	*box_r = box;
@@ -151,6 +184,8 @@ fc_mailbox_close(struct fc_mailbox **boxp)
 		box->st->be->ops->index_watch(box->st, box->index, NULL, NULL);
 	box->st->be->ops->index_close(box->index);
 	free(box->uids);
+	free(box->flags);
+	free(box->keywords);
 	free(box->own);
 	free(box->name);
 	free(box);
@@ -262,8 +297,17 @@ fc_mailbox_sync(struct fc_mailbox *box, unsigned int flags,
 
 		while (k < s->count && s->records[k].uid < uid)
 			k++;
-		if ((k < s->count && s->records[k].uid == uid) || keep) {
-			box->uids[o++] = uid;
+		if (k < s->count && s->records[k].uid == uid) {
+			box->uids[o] = uid;
+			view_remember(box, o++, &s->records[k]);
+			continue;
+		}
+		if (keep) {
+			/* a ghost: what was last seen of it stays */
+			box->uids[o] = uid;
+			box->flags[o] = box->flags[i];
+			box->keywords[o] = box->keywords[i];
+			o++;
 			continue;
 		}
 		/* the message was number o + 1 once the earlier ones
@@ -299,7 +343,7 @@ fc_mailbox_sync(struct fc_mailbox *box, unsigned int flags,
 		if (s->records[k].uid <= last_uid)
 			continue;
 		view_grow(box, box->count + 1);
-		box->uids[box->count++] = s->records[k].uid;
+		view_set(box, box->count++, &s->records[k]);
 	}
 	if (box->count != old_count && ops != NULL && ops->exists != NULL)
 		ops->exists(arg, (uint32_t)box->count);
@@ -471,6 +515,8 @@ fc_mailbox_store(struct fc_mailbox *box, const uint32_t *seqs, size_t count,
 			}
 			if ((r = view_find(&s, uids[i])) == NULL)
 				continue;
+			view_remember(box, fc_mailbox_seq(box, uids[i]) - 1,
+			    r);
 			if (box->nown == box->ownalloc) {
 				box->ownalloc = box->ownalloc == 0 ? 16 :
 				    box->ownalloc * 2;
