@@ -309,7 +309,8 @@ list_make_folder(struct fc_store *st, const struct maildir_store *ms,
 	struct maildir_index *idx;
 
 	if (maildir_mkdir_folder(path) < 0)
-		return fc_store_fail(st, FC_ERR_TEMP, "%s: %s", path,
+		return fc_store_fail(st, errno == ENAMETOOLONG ?
+		    FC_ERR_BADNAME : FC_ERR_TEMP, "%s: %s", path,
 		    strerror(errno));
 	if (ms->conf->fsync)
 		maildir_fsync_dir(ms->root);
@@ -326,10 +327,17 @@ maildir_create(struct fc_store *st, void *store, const char *name,
 	struct maildir_store *ms = store;
 	struct fc_arena *a = fc_arena_new("maildir-create", 1024);
 	const char *reason = "bad name";
-	char *copy, *p, *path;
+	char *copy, *p, *path, *level;
 	int ret = -1;
 
-	if (list_exists(a, ms, name)) {
+	/* a name the file system cannot hold is refused before anything
+	 * is made */
+	path = maildir_folder_path(a, ms, name, &reason);
+	if (path == NULL) {
+		fc_store_fail(st, FC_ERR_BADNAME, "%s", reason);
+		goto out;
+	}
+	if (access(path, F_OK) == 0) {
 		fc_store_fail(st, FC_ERR_EXISTS, "mailbox %s exists", name);
 		goto out;
 	}
@@ -338,16 +346,15 @@ maildir_create(struct fc_store *st, void *store, const char *name,
 	for (p = strchr(copy, '/'); p != NULL; p = strchr(p + 1, '/')) {
 		*p = '\0';
 		if (!fc_mailbox_is_inbox(copy) && !list_exists(a, ms, copy)) {
-			path = maildir_folder_path(a, ms, copy, &reason);
-			if (path == NULL || list_make_folder(st, ms, path) < 0)
+			level = maildir_folder_path(a, ms, copy, &reason);
+			if (level == NULL) {
+				fc_store_fail(st, FC_ERR_BADNAME, "%s", reason);
+				goto out;
+			}
+			if (list_make_folder(st, ms, level) < 0)
 				goto out;
 		}
 		*p = '/';
-	}
-	path = maildir_folder_path(a, ms, name, &reason);
-	if (path == NULL) {
-		fc_store_fail(st, FC_ERR_BADNAME, "%s", reason);
-		goto out;
 	}
 	if (list_make_folder(st, ms, path) < 0)
 		goto out;
@@ -454,6 +461,12 @@ maildir_rename(struct fc_store *st, void *store, const char *from,
 	DIR *d;
 	int ret = -1;
 
+	src_disk = maildir_name_to_disk(a, from, &reason);
+	dst_disk = maildir_name_to_disk(a, to, &reason);
+	if (src_disk == NULL || dst_disk == NULL) {
+		fc_store_fail(st, FC_ERR_BADNAME, "%s", reason);
+		goto out;
+	}
 	if (fc_mailbox_is_inbox(from)) {
 		ret = list_rename_inbox(st, ms, to);
 		goto out;
@@ -475,12 +488,11 @@ maildir_rename(struct fc_store *st, void *store, const char *from,
 			goto out;
 		*p = '/';
 	}
-	src_disk = maildir_name_to_disk(a, from, &reason);
-	dst_disk = maildir_name_to_disk(a, to, &reason);
 	src = fc_arena_printf(a, "%s/%s", ms->root, src_disk);
 	dst = fc_arena_printf(a, "%s/%s", ms->root, dst_disk);
 	if (rename(src, dst) < 0) {
-		fc_store_fail(st, FC_ERR_TEMP, "%s: %s", from, strerror(errno));
+		fc_store_fail(st, errno == ENAMETOOLONG ? FC_ERR_BADNAME :
+		    FC_ERR_TEMP, "%s: %s", from, strerror(errno));
 		goto out;
 	}
 	/* the children: ".from.x" becomes ".to.x" */

@@ -8,6 +8,7 @@
  * shift). Names have passed fc_mailbox_name_check() already, so no level
  * is empty, ".", "..", or holds '/' or a control character.
  */
+#include <limits.h>
 #include <string.h>
 
 #include <facteur/arena.h>
@@ -24,7 +25,6 @@ maildir_name_to_disk(struct fc_arena *a, const char *name,
 	char *copy = fc_arena_strdup(a, name), *level, *save, *out;
 	size_t o = 0, len = strlen(name) * 24 + 2;
 
-	(void)reason_r;
 	out = fc_arena_alloc(a, len);
 	for (level = strtok_r(copy, "/", &save); level != NULL;
 	    level = strtok_r(NULL, "/", &save)) {
@@ -40,6 +40,11 @@ maildir_name_to_disk(struct fc_arena *a, const char *name,
 		}
 	}
 	out[o] = '\0';
+	/* every level is in one directory entry: the whole must fit */
+	if (o > NAME_MAX) {
+		*reason_r = "name too long for the file system";
+		return NULL;
+	}
 	return out;
 }
 
