@@ -411,6 +411,33 @@ out:
 	return ret;
 }
 
+/*
+ * The keyword names go with the messages: their letters in the file
+ * names mean what INBOX's list says. The new mailbox is empty, so its
+ * list (if any) can be replaced.
+ */
+static int
+list_copy_keywords(struct fc_store *st, const struct maildir_store *ms,
+    const char *dest)
+{
+	char from[4096], into[4096], *text;
+	size_t len;
+
+	snprintf(from, sizeof(from), "%s/%s", ms->root, MAILDIR_KEYWORDS);
+	snprintf(into, sizeof(into), "%s/%s", dest, MAILDIR_KEYWORDS);
+	text = maildir_read_file(from, 65536, &len);
+	if (text == NULL)
+		return errno == ENOENT ? 0 : fc_store_fail(st, FC_ERR_TEMP,
+		    "%s: %s", from, strerror(errno));
+	if (maildir_write_file(into, text, len, ms->conf->fsync) < 0) {
+		free(text);
+		return fc_store_fail(st, FC_ERR_TEMP, "%s: %s", into,
+		    strerror(errno));
+	}
+	free(text);
+	return 0;
+}
+
 /* INBOX's messages into a new mailbox; the indexes see them move. */
 static int
 list_rename_inbox(struct fc_store *st, struct maildir_store *ms,
@@ -428,6 +455,12 @@ list_rename_inbox(struct fc_store *st, struct maildir_store *ms,
 	if (maildir_create(st, ms, to, 0) < 0)
 		goto out;
 	dest = maildir_folder_path(a, ms, to, &reason);
+	if (dest == NULL) {
+		fc_store_fail(st, FC_ERR_BADNAME, "%s", reason);
+		goto out;
+	}
+	if (list_copy_keywords(st, ms, dest) < 0)
+		goto out;
 	for (i = 0; i < 2; i++) {
 		snprintf(from, sizeof(from), "%s/%s", ms->root, subs[i]);
 		if ((d = opendir(from)) == NULL)
