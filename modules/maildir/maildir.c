@@ -52,6 +52,13 @@ static const struct fc_directive maildir_directives[] = {
 
 static const char *maildir_state_dir;
 
+int
+maildir_clear_error(struct fc_store *st)
+{
+	(void)fc_store_fail(st, FC_ERR_NONE, "%s", "");
+	return 0;
+}
+
 /* Appends a user-name part to a path, refusing what could climb out. */
 static int
 maildir_put_name(char *out, size_t size, size_t *o, const char *part,
@@ -138,6 +145,15 @@ maildir_mkdirs(const char *path)
 	return 0;
 }
 
+static bool
+maildir_has_tmp(const char *root)
+{
+	char path[4096 + 8];
+
+	snprintf(path, sizeof(path), "%s/tmp", root);
+	return access(path, F_OK) == 0;
+}
+
 static int
 maildir_store_open(struct fc_store *st, void *ctx, const struct fc_user *u,
     const char *location, void **store_r)
@@ -159,14 +175,15 @@ maildir_store_open(struct fc_store *st, void *ctx, const struct fc_user *u,
 		    "path for user %s from %s", fc_user_name(u), tmpl);
 
 	fresh = access(root, F_OK) < 0;
-	if (fresh) {
-		if (!conf->autocreate)
-			return fc_store_fail(st, FC_ERR_NOTFOUND, "%s: no "
-			    "maildir", root);
-		if (maildir_mkdirs(root) < 0 || maildir_mkdir_folder(root) < 0)
-			return fc_store_fail(st, FC_ERR_TEMP, "%s: %s", root,
-			    strerror(errno));
-	}
+	if (fresh && !conf->autocreate)
+		return fc_store_fail(st, FC_ERR_NOTFOUND, "%s: no maildir",
+		    root);
+	/* another process may be making it this very moment, its tmp/
+	 * (made last) not there yet: make what is missing too */
+	if (conf->autocreate && (fresh || !maildir_has_tmp(root))
+	    && (maildir_mkdirs(root) < 0 || maildir_mkdir_folder(root) < 0))
+		return fc_store_fail(st, FC_ERR_TEMP, "%s: %s", root,
+		    strerror(errno));
 	ms = fc_calloc(1, sizeof(*ms));
 	ms->conf = conf;
 	ms->root = fc_strdup(root);

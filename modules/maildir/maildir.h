@@ -33,6 +33,7 @@
 #define MAILDIR_SUBSCRIPTIONS	"subscriptions"
 #define MAILDIR_SPECIAL_USE	"facteur-special-use"
 #define MAILDIR_QUOTA		"maildirsize"
+#define MAILDIR_LIST_LOCK	"facteur-list-lock"
 #define MAILDIR_MAX_KEYWORDS	26
 #define MAILDIR_INFO_MAX	64	/* letters after ":2," */
 
@@ -116,6 +117,8 @@ struct maildir_box {
 
 /* maildir.c */
 extern const struct fc_storage_ops maildir_ops;
+/* a failure handled here: the store shows none; returns 0 */
+int maildir_clear_error(struct fc_store *st);
 
 /* maildir_name.c: API names <-> folder names; NULL with *reason_r */
 char *maildir_name_to_disk(struct fc_arena *a, const char *name,

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -160,6 +161,31 @@ list_write(struct fc_store *st, const struct maildir_store *ms,
 	return 0;
 }
 
+/* The root's line files change under one flock, so that two processes
+ * changing them at once (two subscribes, a new user's store made twice)
+ * lose neither change. The descriptor, or -1. */
+static int
+list_lock(struct fc_store *st, const struct maildir_store *ms)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", ms->root, MAILDIR_LIST_LOCK);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fc_store_fail(st, FC_ERR_TEMP, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno == EINTR)
+			continue;
+		fc_store_fail(st, FC_ERR_TEMP, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* Changes one name in a line file: add it, drop it, or rename it
  * (and, with children, the names below it). */
 static int
@@ -167,12 +193,15 @@ list_update(struct fc_store *st, const struct maildir_store *ms,
     const char *file, bool special, const char *name, const char *to,
     unsigned int attr, bool children)
 {
-	struct fc_arena *a = fc_arena_new("maildir-list", 1024);
+	struct fc_arena *a;
 	struct name_list l = { 0 }, out = { 0 };
 	size_t i, n = strlen(name);
 	bool found = false;
-	int ret;
+	int ret, lock;
 
+	if ((lock = list_lock(st, ms)) < 0)
+		return -1;
+	a = fc_arena_new("maildir-list", 1024);
 	list_read(ms, file, special, a, &l);
 	for (i = 0; i < l.count; i++) {
 		const char *cur = l.names[i];
@@ -193,6 +222,7 @@ list_update(struct fc_store *st, const struct maildir_store *ms,
 		list_add(&out, a, name, attr);
 	ret = list_write(st, ms, file, special, &out);
 	fc_arena_free(&a);
+	close(lock);		/* and the lock with it */
 	return ret;
 }
 
@@ -563,7 +593,29 @@ maildir_subscribe(struct fc_store *st, void *store, const char *name,
 	    on ? 1 : 0, false);
 }
 
-/* A new user's store: INBOX, the special-use mailboxes, subscribed. */
+/* One of a new user's mailboxes, which may be there already. */
+static int
+list_create_default(struct fc_store *st, struct maildir_store *ms,
+    const char *name, unsigned int attr)
+{
+	if (maildir_create(st, ms, name, attr) < 0) {
+		if (fc_store_error(st, NULL) != FC_ERR_EXISTS)
+			return -1;
+		/* made by another process: its attribute may not be
+		 * written yet (adding what is there changes nothing) */
+		if (list_update(st, ms, MAILDIR_SPECIAL_USE, true, name, NULL,
+		    attr, false) < 0)
+			return -1;
+		maildir_clear_error(st);
+	}
+	return maildir_subscribe(st, ms, name, true);
+}
+
+/*
+ * A new user's store: INBOX, the special-use mailboxes, subscribed.
+ * Two processes may do this at once (the first messages for a new user
+ * delivered in parallel): what the other made counts as made.
+ */
 int
 maildir_create_defaults(struct fc_store *st, struct maildir_store *ms)
 {
@@ -573,12 +625,9 @@ maildir_create_defaults(struct fc_store *st, struct maildir_store *ms)
 	    || maildir_subscribe(st, ms, "INBOX", true) < 0)
 		return -1;
 	for (i = 0; i < sizeof(list_defaults) / sizeof(list_defaults[0]);
-	    i++) {
-		if (maildir_create(st, ms, list_defaults[i].name,
-		    list_defaults[i].attr) < 0
-		    || maildir_subscribe(st, ms, list_defaults[i].name,
-		    true) < 0)
+	    i++)
+		if (list_create_default(st, ms, list_defaults[i].name,
+		    list_defaults[i].attr) < 0)
 			return -1;
-	}
 	return 0;
 }
