@@ -233,7 +233,7 @@ maildir_index_open(struct fc_store *st, void *store, const char *name,
 	box = fc_calloc(1, sizeof(*box));
 	box->ms = ms;
 	box->name = fc_strdup(name);
-	if (maildir_index_get(st, path, &box->idx) < 0) {
+	if (maildir_index_get(st, ms, path, &box->idx) < 0) {
 		fc_arena_free(&a);
 		free(box->name);
 		free(box);

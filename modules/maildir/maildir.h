@@ -9,8 +9,10 @@
  *   facteur-log       changes since then, one line each, appended
  *   facteur-keywords  keyword names, "<index> <name>" per line
  *   facteur-lock      flock()ed while the folder changes
- * and the root holds `subscriptions`, `facteur-special-use` and Maildir++'s
- * `maildirsize` (quota). Messages are files named
+ * and the root holds `subscriptions`, `facteur-special-use`,
+ * `facteur-uidvalidity` (the last UIDVALIDITY given, so a folder made
+ * again never gets an old one) and Maildir++'s `maildirsize` (quota).
+ * Messages are files named
  * "<base>,S=<size>,W=<crlf size>:2,<flags>" with the standard flag
  * letters (D F R S T, keywords as a..z), so other maildir readers see
  * the same mailbox; their line ends are LF.
@@ -33,6 +35,7 @@
 #define MAILDIR_SUBSCRIPTIONS	"subscriptions"
 #define MAILDIR_SPECIAL_USE	"facteur-special-use"
 #define MAILDIR_QUOTA		"maildirsize"
+#define MAILDIR_UIDVALIDITY	"facteur-uidvalidity"
 #define MAILDIR_LIST_LOCK	"facteur-list-lock"
 #define MAILDIR_MAX_KEYWORDS	26
 #define MAILDIR_INFO_MAX	64	/* letters after ":2," */
@@ -74,6 +77,7 @@ struct maildir_watcher {
  */
 struct maildir_index {
 	char *path;
+	char *root;			/* the store's, for UIDVALIDITY */
 	unsigned int refs;
 	struct maildir_index *next;	/* in the worker's list */
 
@@ -131,6 +135,8 @@ char *maildir_folder_path(struct fc_arena *a, const struct maildir_store *ms,
 /* maildir_file.c: small file helpers */
 int maildir_mkdir_folder(const char *path);
 int maildir_fsync_dir(const char *path);
+/* the next UIDVALIDITY of a store, above every one given before */
+int maildir_uidvalidity_next(const char *root, uint32_t *uidvalidity_r);
 int maildir_write_file(const char *path, const char *data, size_t len,
     bool sync);
 char *maildir_read_file(const char *path, size_t max, size_t *len_r);
@@ -148,8 +154,8 @@ bool maildir_base_sizes(const char *base, uint64_t *size_r,
     uint64_t *crlf_r);
 
 /* maildir_index.c */
-int maildir_index_get(struct fc_store *st, const char *path,
-    struct maildir_index **idx_r);
+int maildir_index_get(struct fc_store *st, const struct maildir_store *ms,
+    const char *path, struct maildir_index **idx_r);
 void maildir_index_put(struct maildir_index *idx);
 int maildir_index_lock(struct fc_store *st, struct maildir_index *idx);
 int maildir_index_unlock(struct fc_store *st, struct maildir_index *idx,

@@ -197,7 +197,7 @@ append_commit_uid(struct fc_store *st, struct maildir_append *ap,
 	uint32_t uid;
 	int ret;
 
-	if (maildir_index_get(st, ap->folder, &idx) < 0)
+	if (maildir_index_get(st, ap->ms, ap->folder, &idx) < 0)
 		return -1;
 	if (maildir_index_lock(st, idx) < 0) {
 		maildir_index_put(idx);

@@ -406,7 +406,7 @@ maildir_copy(struct fc_store *st, void *index, const uint32_t *uids,
 	}
 	if (copy_prepare(st, box, dest_path, uids, count, items) < 0)
 		goto out;
-	if (maildir_index_get(st, dest_path, &dst) < 0)
+	if (maildir_index_get(st, box->ms, dest_path, &dst) < 0)
 		goto out;
 	if (copy_commit(st, box, dst, items, count, dest_uids_r) < 0)
 		goto out;

@@ -1,15 +1,18 @@
 /*
  * maildir_file.c - small file-system helpers: folders, durable writes,
- * whole small files, unique names.
+ * whole small files, unique names, UIDVALIDITY.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <facteur/arena.h>
@@ -171,4 +174,57 @@ maildir_unique_base(char *buf, size_t size)
 	snprintf(buf, size, "%lld.M%ldP%ldQ%lu.%s", (long long)tv.tv_sec,
 	    (long)tv.tv_usec, (long)getpid(), ++counter, clean);
 	return buf;
+}
+
+/*
+ * The next UIDVALIDITY of a store: the time, as most servers use, but
+ * always above the last one given (the root's facteur-uidvalidity, read
+ * and written under its flock), so that a mailbox deleted and made
+ * again within a second, or after the clock went back, never shows its
+ * old UIDs under the same UIDVALIDITY. The value is durable before any
+ * folder uses it. -1 with errno.
+ */
+int
+maildir_uidvalidity_next(const char *root, uint32_t *uidvalidity_r)
+{
+	char path[4096], buf[32];
+	unsigned long last = 0;
+	uint32_t next;
+	ssize_t n;
+	int fd, len, saved;
+
+	snprintf(path, sizeof(path), "%s/%s", root, MAILDIR_UIDVALIDITY);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR)
+			goto fail;
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n > 0) {
+		buf[n] = '\0';
+		last = strtoul(buf, NULL, 10);
+	}
+	next = (uint32_t)time(NULL);
+	if (last >= next && last < UINT32_MAX)
+		next = (uint32_t)last + 1;
+	/* always ten digits: the file is overwritten in place, never
+	 * shorter, so no stale digit can stay behind */
+	len = snprintf(buf, sizeof(buf), "%010" PRIu32 "\n", next);
+	n = pwrite(fd, buf, (size_t)len, 0);
+	if (n != len) {
+		if (n >= 0)
+			errno = ENOSPC;
+		goto fail;
+	}
+	if (fdatasync(fd) < 0)
+		goto fail;
+	close(fd);		/* and the lock with it */
+	*uidvalidity_r = next;
+	return 0;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
 }

@@ -802,9 +802,11 @@ index_create(struct fc_store *st, struct maildir_index *idx)
 	int n;
 
 	index_clear(idx);
-	/* time-based, as most servers do: a folder made again later gets
-	 * a new value */
-	idx->uidvalidity = (uint32_t)time(NULL);
+	/* above every UIDVALIDITY the store gave: a folder deleted and
+	 * made again in the same second must not look like the old one */
+	if (maildir_uidvalidity_next(idx->root, &idx->uidvalidity) < 0)
+		return fc_store_fail(st, FC_ERR_TEMP, "%s/%s: %s", idx->root,
+		    MAILDIR_UIDVALIDITY, strerror(errno));
 	n = snprintf(buf, sizeof(buf), "facteur-uidlist 1 G1 V%" PRIu32
 	    " N1 M1\n", idx->uidvalidity);
 	if (maildir_write_file(index_file(idx, MAILDIR_UIDLIST, path,
@@ -941,12 +943,13 @@ index_free(struct maildir_index *idx)
 	free(idx->msgs);
 	free(idx->pending);
 	free(idx->path);
+	free(idx->root);
 	free(idx);
 }
 
 int
-maildir_index_get(struct fc_store *st, const char *path,
-    struct maildir_index **idx_r)
+maildir_index_get(struct fc_store *st, const struct maildir_store *ms,
+    const char *path, struct maildir_index **idx_r)
 {
 	struct maildir_index *idx, **pp;
 
@@ -956,6 +959,7 @@ maildir_index_get(struct fc_store *st, const char *path,
 	if (idx == NULL) {
 		idx = fc_calloc(1, sizeof(*idx));
 		idx->path = fc_strdup(path);
+		idx->root = fc_strdup(ms->root);
 		idx->lock_fd = -1;
 		idx->wd[0] = idx->wd[1] = idx->wd[2] = -1;
 		index_clear(idx);

@@ -344,7 +344,7 @@ list_make_folder(struct fc_store *st, const struct maildir_store *ms,
 		    strerror(errno));
 	if (ms->conf->fsync)
 		maildir_fsync_dir(ms->root);
-	if (maildir_index_get(st, path, &idx) < 0)
+	if (maildir_index_get(st, ms, path, &idx) < 0)
 		return -1;
 	maildir_index_put(idx);
 	return 0;
