@@ -72,6 +72,18 @@ struct maildir_watcher {
 };
 
 /*
+ * What the index knows of its folder's cur/ and new/: their mtimes when
+ * it last agreed with them. A time is "dirty" when a change in the same
+ * clock tick could have left it as it was (it was read too close to the
+ * change, or we changed the folder ourselves, which may have hidden
+ * another program's change): it is then checked again later.
+ */
+struct maildir_dirs {
+	struct timespec cur, new;
+	bool cur_dirty, new_dirty;
+};
+
+/*
  * A folder's index, shared by the sessions of one worker that have the
  * folder open (maildir_index.c keeps them by path).
  */
@@ -95,13 +107,13 @@ struct maildir_index {
 	uint64_t gen;
 	ino_t log_ino;
 	off_t log_offset;
-	struct timespec cur_mtime;	/* as the last C record left them */
-	struct timespec new_mtime;
+	bool log_stale;			/* the log of the last snapshot */
+	struct maildir_dirs dirs;	/* as the last C record left them */
 	bool loaded;
 
 	int lock_fd;			/* open while locked */
-	int log_fd;			/* for appends, while locked */
-	bool dirs_changed;		/* record the folders' times */
+	struct maildir_dirs next_dirs;	/* the C record to write at unlock */
+	bool force_cur_scan;		/* a file of ours vanished: look */
 	char *pending;			/* log lines to write at unlock */
 	size_t npending, pendalloc;
 
@@ -158,8 +170,16 @@ int maildir_index_get(struct fc_store *st, const struct maildir_store *ms,
     const char *path, struct maildir_index **idx_r);
 void maildir_index_put(struct maildir_index *idx);
 int maildir_index_lock(struct fc_store *st, struct maildir_index *idx);
+/* writes the pending lines, staying locked; on failure none of them is
+ * in the log (unless only fdatasync() failed) */
+int maildir_index_write(struct fc_store *st, struct maildir_index *idx,
+    bool sync);
+/* maildir_index_write(), then unlocks whatever happened */
 int maildir_index_unlock(struct fc_store *st, struct maildir_index *idx,
     bool sync);
+/* drops the pending lines (the index is read again) and unlocks */
+void maildir_index_unlock_discard(struct fc_store *st,
+    struct maildir_index *idx);
 /* reads what others wrote; under the lock also looks at new/ and cur/ */
 int maildir_index_catch_up(struct fc_store *st, struct maildir_index *idx);
 struct fc_index_record *maildir_index_find(struct maildir_index *idx,

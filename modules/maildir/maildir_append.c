@@ -8,9 +8,12 @@
  *
  * A commit that wants a UID (IMAP APPEND) takes the folder's lock,
  * renames the file into cur/ with its flags, records it in the log and
- * makes the log durable before it returns the UID. A commit that does
- * not (delivery) renames into new/ and syncs the folder: two fsyncs, no
- * lock; the file gets its UID when a session next looks at the folder.
+ * makes the log durable before it returns the UID. When the log cannot
+ * take the line (a full disk), the file leaves cur/ again before the
+ * lock is let go: a failed commit leaves nothing another process could
+ * find and adopt. A commit that does not (delivery) renames into new/
+ * and syncs the folder: two fsyncs, no lock; the file gets its UID when
+ * a session next looks at the folder.
  * Either way the message is on stable storage before the caller answers
  * its client, and a crash leaves at most a file in tmp/, never a partial
  * message in cur/ or new/.
@@ -222,7 +225,14 @@ append_commit_uid(struct fc_store *st, struct maildir_append *ap,
 	maildir_log_add(idx, uid, idx->highestmodseq + 1,
 	    (int64_t)ap->internal_date, ap->size, ap->size + ap->lfs, info,
 	    base);
-	ret = maildir_index_unlock(st, idx, ap->ms->conf->fsync);
+	if (maildir_index_write(st, idx, ap->ms->conf->fsync) < 0) {
+		/* still locked: nobody has seen the file in cur/ */
+		unlink(to);
+		if (ap->ms->conf->fsync)
+			maildir_fsync_dir(cur);
+		goto fail;
+	}
+	ret = maildir_index_unlock(st, idx, false);
 	if (ret == 0) {
 		if (uidvalidity_r != NULL)
 			*uidvalidity_r = idx->uidvalidity;
@@ -232,8 +242,7 @@ append_commit_uid(struct fc_store *st, struct maildir_append *ap,
 	maildir_index_put(idx);
 	return ret;
 fail:
-	idx->npending = 0;
-	maildir_index_unlock(st, idx, false);
+	maildir_index_unlock_discard(st, idx);
 	maildir_index_put(idx);
 	return -1;
 }

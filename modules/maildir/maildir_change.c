@@ -29,8 +29,7 @@
 static int
 change_fail_unlock(struct fc_store *st, struct maildir_index *idx)
 {
-	idx->npending = 0;
-	maildir_index_unlock(st, idx, false);
+	maildir_index_unlock_discard(st, idx);
 	return -1;
 }
 

@@ -10,22 +10,35 @@
  *	+ <uid> <modseq> <date> <size> <crlf size> <info or -> <base>
  *	* <uid> <modseq> <info or ->		flags changed
  *	- <uid> <modseq>			expunged
- *	C <cur mtime ns> <new mtime ns>		the folders as we left them
+ *	C <cur mtime ns> <new mtime ns> <dirty>	the folders as we left them
  * Both carry the same generation; a compaction writes a new snapshot
  * with the next generation, then a new log. A reader that finds the
- * generations differ, or the log replaced, reads both again.
+ * generations differ, or the log replaced, reads both again. A log one
+ * generation behind the snapshot is the one the snapshot was made
+ * from (the new log is not in place yet, or never came: a crash, a full
+ * disk): the snapshot holds all of it, and the next writer replaces it.
  *
  * Readers need no lock: appends are whole lines written once, and a
  * line without its newline is left for the next read. Writers hold
  * facteur-lock (flock, so a killed process cannot leave it held), catch
  * up first, change files, then write their lines with one write() and
- * fdatasync() before they unlock: a UID given to a client is durable.
+ * fdatasync() before they unlock: a UID given to a client is durable. A
+ * write that fails (a full disk) is cut back off the log, and a writer
+ * that finds the log ending inside a line (one that failed without
+ * cutting, or was killed) cuts that line first, so a line is never
+ * glued onto half of another.
  *
  * Other maildir writers (an MDA delivering to new/, a mail reader
  * renaming files in cur/) are noticed by the folders' mtimes: when they
  * differ from the last C line, the writer that takes the lock scans the
  * folder, gives UIDs to unknown files, and records flag changes and
- * vanished files.
+ * vanished files. The mtimes recorded are the ones read before the
+ * scan, so a file arriving during it moves them again. A time read in
+ * the same second as a change is "dirty" (bit 1 cur/, bit 2 new/):
+ * another change in the same clock tick would leave it as it is. A dirty
+ * new/ is scanned at every catch-up (it is nearly always empty); a
+ * dirty cur/, which our own changes leave every time, is scanned once
+ * its time is old enough, as Dovecot does.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -38,6 +51,7 @@
 #include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <facteur/arena.h>
@@ -49,12 +63,19 @@
 #define INDEX_CACHE_IDLE	16	/* unused indexes kept per process */
 #define LOG_COMPACT_BYTES	(256 * 1024)
 #define LOG_LINE_MAX		1024
+#define LOG_RESERVE		8192	/* bytes kept allocated past the end */
+#define LOG_RESERVE_STEP	4096
+#define MTIME_SLACK		1	/* seconds a folder's time is dirty */
+#define DIRTY_CUR		1	/* the C line's dirty bits */
+#define DIRTY_NEW		2
 
 static struct maildir_index *index_list;
 
 static uint64_t
 index_ns(struct timespec t)
 {
+	if (t.tv_sec < 0)
+		return 0;	/* unknown: no folder has that time */
 	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
 }
 
@@ -82,14 +103,24 @@ index_file(struct maildir_index *idx, const char *name, char *buf,
 static void
 index_clear(struct maildir_index *idx)
 {
+	size_t i;
+
 	fc_arena_free(&idx->arena);
 	idx->arena = fc_arena_new("maildir-index", 4096);
+	/* the keyword names were in the old arena: read them again */
+	for (i = 0; i <= MAILDIR_MAX_KEYWORDS; i++)
+		idx->keywords[i] = NULL;
+	memset(&idx->keywords_mtime, 0, sizeof(idx->keywords_mtime));
+	/* a log without a C line: scan both folders */
+	idx->dirs.cur.tv_sec = idx->dirs.new.tv_sec = -1;
+	idx->dirs.cur_dirty = idx->dirs.new_dirty = true;
 	idx->count = 0;
 	idx->uidvalidity = 0;
 	idx->uidnext = 1;
 	idx->highestmodseq = 1;
 	idx->log_offset = 0;
 	idx->log_ino = 0;
+	idx->log_stale = false;
 	idx->gen = 0;
 	idx->loaded = false;
 }
@@ -230,6 +261,8 @@ index_apply_line(struct maildir_index *idx, char *line)
 {
 	unsigned long long uid, modseq, cur, new;
 	char info[MAILDIR_INFO_MAX + 1];
+	unsigned int dirty;
+	int n;
 
 	switch (line[0]) {
 	case '+':
@@ -249,10 +282,17 @@ index_apply_line(struct maildir_index *idx, char *line)
 		index_remove(idx, (uint32_t)uid, modseq);
 		return 0;
 	case 'C':
-		if (sscanf(line + 2, "%llu %llu", &cur, &new) != 2)
+		n = sscanf(line + 2, "%llu %llu %u", &cur, &new, &dirty);
+		if (n < 2)
 			return -1;
-		idx->cur_mtime = index_ts(cur);
-		idx->new_mtime = index_ts(new);
+		/* older lines had no dirty bits: their times were taken
+		 * after the scan, so look once more */
+		if (n == 2)
+			dirty = DIRTY_CUR | DIRTY_NEW;
+		idx->dirs.cur = index_ts(cur);
+		idx->dirs.new = index_ts(new);
+		idx->dirs.cur_dirty = (dirty & DIRTY_CUR) != 0;
+		idx->dirs.new_dirty = (dirty & DIRTY_NEW) != 0;
 		return 0;
 	default:
 		return -1;
@@ -294,7 +334,7 @@ index_read_uidlist(struct maildir_index *idx, uint64_t *gen_r)
  * not the one the snapshot belongs to (the caller reads both again).
  */
 static int
-index_read_log(struct maildir_index *idx, int fd, uint64_t gen)
+index_read_log(struct maildir_index *idx, int fd, uint64_t gen, off_t size)
 {
 	char buf[65536], line[LOG_LINE_MAX + 1];
 	size_t linelen = 0;
@@ -317,8 +357,15 @@ index_read_log(struct maildir_index *idx, int fd, uint64_t gen)
 			if (line_start == 0) {
 				unsigned long long g;
 
-				if (sscanf(line, "facteur-log 1 G%llu", &g) != 1
-				    || g != gen)
+				if (sscanf(line, "facteur-log 1 G%llu", &g) != 1)
+					return -1;
+				if (g + 1 == gen) {
+					/* the snapshot's own log: in it */
+					idx->log_stale = true;
+					idx->log_offset = size;
+					return 0;
+				}
+				if (g != gen)
 					return -1;
 			} else if (index_apply_line(idx, line) < 0)
 				fc_log(FC_LOG_WARNING, "maildir: %s: bad line "
@@ -411,7 +458,7 @@ index_read(struct fc_store *st, struct maildir_index *idx)
 			idx->log_ino = sb.st_ino;
 			idx->loaded = true;
 		}
-		r = index_read_log(idx, fd, idx->gen);
+		r = index_read_log(idx, fd, idx->gen, sb.st_size);
 		close(fd);
 		if (r == 0) {
 			index_read_keywords(idx);
@@ -477,6 +524,66 @@ maildir_log_expunge(struct maildir_index *idx, uint32_t uid, uint64_t modseq)
 	index_remove(idx, uid, modseq);
 }
 
+/* The C line of dirs into buf; its length. */
+static size_t
+index_dirs_line(const struct maildir_dirs *d, char *buf, size_t size)
+{
+	unsigned int dirty = (d->cur_dirty ? DIRTY_CUR : 0)
+	    | (d->new_dirty ? DIRTY_NEW : 0);
+	int n;
+
+	n = snprintf(buf, size, "C %" PRIu64 " %" PRIu64 " %u\n",
+	    index_ns(d->cur), index_ns(d->new), dirty);
+	return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
+static bool
+index_dirs_eq(const struct maildir_dirs *a, const struct maildir_dirs *b)
+{
+	return maildir_timespec_eq(a->cur, b->cur)
+	    && maildir_timespec_eq(a->new, b->new)
+	    && a->cur_dirty == b->cur_dirty && a->new_dirty == b->new_dirty;
+}
+
+/* Room kept allocated past the log's end: on a full disk, flag changes
+ * and expunges (which free room) can still be recorded. */
+static void
+index_log_reserve(int fd, off_t size)
+{
+#ifdef FALLOC_FL_KEEP_SIZE
+	/* best effort: a file system without it just has no reserve */
+	(void)fallocate(fd, FALLOC_FL_KEEP_SIZE, size, LOG_RESERVE);
+#else
+	(void)fd;
+	(void)size;
+#endif
+}
+
+/* A new log of generation gen, with the folders' times only. */
+static int
+index_new_log(struct fc_store *st, struct maildir_index *idx, uint64_t gen)
+{
+	char path[4096], buf[256];
+	size_t len;
+	int fd;
+
+	len = (size_t)snprintf(buf, sizeof(buf), "facteur-log 1 G%" PRIu64
+	    "\n", gen);
+	len += index_dirs_line(&idx->dirs, buf + len, sizeof(buf) - len);
+	index_file(idx, MAILDIR_LOG, path, sizeof(path));
+	if (maildir_write_file(path, buf, len, true) < 0)
+		return fc_store_fail(st, FC_ERR_TEMP, "%s: %s", path,
+		    strerror(errno));
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) >= 0) {
+		index_log_reserve(fd, (off_t)len);
+		close(fd);
+	}
+	maildir_fsync_dir(idx->path);
+	/* our own file: read it as the others will */
+	idx->loaded = false;
+	return 0;
+}
+
 /* A snapshot of the index as it is now, and a new, empty log. */
 static int
 index_compact(struct fc_store *st, struct maildir_index *idx)
@@ -511,20 +618,9 @@ index_compact(struct fc_store *st, struct maildir_index *idx)
 		return fc_store_fail(st, FC_ERR_TEMP, "%s: %s", path,
 		    strerror(errno));
 	}
-	len = (size_t)snprintf(buf, size, "facteur-log 1 G%" PRIu64 "\nC %"
-	    PRIu64 " %" PRIu64 "\n", gen, index_ns(idx->cur_mtime),
-	    index_ns(idx->new_mtime));
-	if (maildir_write_file(index_file(idx, MAILDIR_LOG, path,
-	    sizeof(path)), buf, len, true) < 0) {
-		free(buf);
-		return fc_store_fail(st, FC_ERR_TEMP, "%s: %s", path,
-		    strerror(errno));
-	}
 	free(buf);
-	maildir_fsync_dir(idx->path);
-	/* our own files: read them as the others will */
-	idx->loaded = false;
-	return 0;
+	/* from here the old log is the snapshot's (see the top) */
+	return index_new_log(st, idx, gen);
 }
 
 int
@@ -547,58 +643,204 @@ maildir_index_lock(struct fc_store *st, struct maildir_index *idx)
 		    strerror(errno));
 	}
 	idx->npending = 0;
-	idx->dirs_changed = false;
+	idx->next_dirs = idx->dirs;
 	return 0;
 }
 
 /*
- * Writes the pending lines (with the folders' mtimes), makes them
- * durable when sync, compacts when the log has grown, and unlocks.
+ * A log that does not end with a newline holds half a line: a writer
+ * was killed, or could not cut back what it failed to write. Readers
+ * leave such a line alone; a writer cuts it (readers stopped before
+ * it), so its own lines start on a line of their own. *size_r: the
+ * log's size after.
  */
+static int
+index_log_repair(int fd, off_t *size_r)
+{
+	char buf[LOG_LINE_MAX + 64];
+	off_t end = *size_r, from;
+	ssize_t n, i;
+
+	while (end > 0) {
+		from = end > (off_t)sizeof(buf) ? end - (off_t)sizeof(buf) : 0;
+		n = pread(fd, buf, (size_t)(end - from), from);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		for (i = n; i > 0; i--) {
+			if (buf[i - 1] != '\n')
+				continue;
+			if (from + i == *size_r)
+				return 0;	/* it ends with a line */
+			if (ftruncate(fd, from + i) < 0)
+				return -1;
+			*size_r = from + i;
+			return 0;
+		}
+		end = from;
+	}
+	/* not even the first line ended: nothing we can keep */
+	errno = EINVAL;
+	return -1;
+}
+
+/*
+ * Appends the pending lines to the log, durably when sync. On failure
+ * the log is cut back to its size before (a short write on a full disk
+ * leaves half a line), so none of the lines is in it, and the reason is
+ * the real one (the errno of the write that failed, not a stale one).
+ * Only an fdatasync() that fails leaves the lines there, whole: readers
+ * may have taken them already.
+ */
+static int
+index_log_append(struct fc_store *st, struct maildir_index *idx, bool sync,
+    off_t *size_r)
+{
+	char path[4096];
+	const char *why = NULL;
+	struct stat sb;
+	size_t done = 0;
+	off_t start;
+	ssize_t n;
+	int fd;
+
+	/* read too: the repair looks at the end */
+	fd = open(index_file(idx, MAILDIR_LOG, path, sizeof(path)),
+	    O_RDWR | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		return fc_store_fail(st, FC_ERR_TEMP, "%s: cannot write the "
+		    "log: %s", path, strerror(errno));
+	if (fstat(fd, &sb) < 0) {
+		why = strerror(errno);
+		goto fail;
+	}
+	start = sb.st_size;
+	if (index_log_repair(fd, &start) < 0) {
+		why = strerror(errno);
+		goto fail;
+	}
+	while (done < idx->npending) {
+		n = write(fd, idx->pending + done, idx->npending - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			why = n < 0 ? strerror(errno) : "short write";
+			/* no reader takes a line without its newline:
+			 * cutting it back is safe */
+			if (ftruncate(fd, start) < 0)
+				fc_log(FC_LOG_WARNING, "maildir: %s: cannot cut "
+				    "a partial line: %s", path,
+				    strerror(errno));
+			goto fail;
+		}
+		done += (size_t)n;
+	}
+	if (sync && fdatasync(fd) < 0) {
+		why = strerror(errno);
+		goto fail;
+	}
+	if (fstat(fd, &sb) == 0) {
+		if (sb.st_ino == idx->log_ino)
+			idx->log_offset = sb.st_size;
+		*size_r = sb.st_size;
+		/* into a new page: move the reserve on */
+		if (start / LOG_RESERVE_STEP != sb.st_size / LOG_RESERVE_STEP)
+			index_log_reserve(fd, sb.st_size);
+	}
+	close(fd);
+	return 0;
+fail:
+	close(fd);
+	return fc_store_fail(st, FC_ERR_TEMP, "%s: cannot write the log: %s",
+	    path, why);
+}
+
+/*
+ * Writes the pending lines with the folders' times (see the top of the
+ * file), durably when sync, and compacts a log that has grown. Stays
+ * locked. On failure none of the lines is in the log (but see
+ * index_log_append) and the index is read again from the files.
+ */
+int
+maildir_index_write(struct fc_store *st, struct maildir_index *idx,
+    bool sync)
+{
+	struct maildir_dirs d = idx->next_dirs;
+	bool changes = idx->npending > 0;
+	char path[4096], line[96];
+	struct stat cur;
+	off_t size = 0;
+	int ret = 0;
+
+	/* our changes moved cur/'s time, maybe over another program's
+	 * change in the same tick: take the time, dirty */
+	if (changes && stat(index_file(idx, "cur", path, sizeof(path)),
+	    &cur) == 0) {
+		d.cur = cur.st_mtim;
+		d.cur_dirty = true;
+	}
+	if (!index_dirs_eq(&d, &idx->dirs))
+		index_pend(idx, line, index_dirs_line(&d, line, sizeof(line)));
+	if (idx->npending == 0)
+		return 0;
+	/* the times alone need no fdatasync: lost, they cost a scan */
+	ret = index_log_append(st, idx, sync && changes, &size);
+	idx->npending = 0;
+	if (ret == 0) {
+		idx->dirs = d;
+		/* the lines are in: a compaction that fails only waits */
+		if (size > LOG_COMPACT_BYTES && index_compact(st, idx) < 0) {
+			const char *why;
+
+			fc_store_error(st, &why);
+			fc_log(FC_LOG_WARNING, "maildir: cannot compact the "
+			    "log: %s", why);
+			maildir_clear_error(st);
+		}
+	}
+	idx->next_dirs = idx->dirs;
+	if (ret < 0) {
+		idx->loaded = false;	/* memory may be ahead of the disk */
+		if (!changes) {
+			const char *why;
+
+			/* only the times: the next catch-up scans again */
+			fc_store_error(st, &why);
+			fc_log(FC_LOG_WARNING, "maildir: %s", why);
+			return maildir_clear_error(st);
+		}
+	}
+	return ret;
+}
+
+static void
+index_release(struct maildir_index *idx)
+{
+	flock(idx->lock_fd, LOCK_UN);
+	close(idx->lock_fd);
+	idx->lock_fd = -1;
+}
+
 int
 maildir_index_unlock(struct fc_store *st, struct maildir_index *idx,
     bool sync)
 {
-	char path[4096], cpath[4096], npath[4096], line[96];
-	struct stat cur, new, sb;
-	int ret = 0, fd = -1, n;
+	int ret = maildir_index_write(st, idx, sync);
 
-	memset(&sb, 0, sizeof(sb));
-
-	/* a scan that found nothing still records the folders' times, or
-	 * every process would scan again */
-	if (idx->npending > 0 || idx->dirs_changed) {
-		idx->dirs_changed = false;
-		if (stat(index_file(idx, "cur", cpath, sizeof(cpath)), &cur) == 0
-		    && stat(index_file(idx, "new", npath, sizeof(npath)),
-		    &new) == 0) {
-			idx->cur_mtime = cur.st_mtim;
-			idx->new_mtime = new.st_mtim;
-			n = snprintf(line, sizeof(line), "C %" PRIu64 " %"
-			    PRIu64 "\n", index_ns(cur.st_mtim),
-			    index_ns(new.st_mtim));
-			index_pend(idx, line, (size_t)n);
-		}
-		fd = open(index_file(idx, MAILDIR_LOG, path, sizeof(path)),
-		    O_WRONLY | O_APPEND | O_CLOEXEC);
-		if (fd < 0 || write(fd, idx->pending, idx->npending)
-		    != (ssize_t)idx->npending || (sync && fdatasync(fd) < 0))
-			ret = fc_store_fail(st, FC_ERR_TEMP, "%s: cannot write "
-			    "the log: %s", path, strerror(errno));
-		if (ret == 0 && fstat(fd, &sb) == 0 && sb.st_ino == idx->log_ino)
-			idx->log_offset = sb.st_size;
-		if (fd >= 0)
-			close(fd);
-		idx->npending = 0;
-		if (ret == 0 && sb.st_size > LOG_COMPACT_BYTES)
-			ret = index_compact(st, idx);
-	}
-	flock(idx->lock_fd, LOCK_UN);
-	close(idx->lock_fd);
-	idx->lock_fd = -1;
-	if (ret < 0)
-		idx->loaded = false;	/* memory may be ahead of the disk */
+	index_release(idx);
 	return ret;
+}
+
+void
+maildir_index_unlock_discard(struct fc_store *st, struct maildir_index *idx)
+{
+	(void)st;
+	idx->npending = 0;
+	idx->next_dirs = idx->dirs;
+	/* the lines were applied to memory already: read the files again */
+	idx->loaded = false;
+	index_release(idx);
 }
 
 /* ------------------------------------------------------------------ */
@@ -656,8 +898,12 @@ index_adopt(struct maildir_index *idx, const char *curname,
 	    sb.st_mtim.tv_sec, size, crlf, info, base);
 }
 
-/* Moves what an MDA left in new/ to cur/ and gives it UIDs. */
-static void
+/*
+ * Moves what an MDA left in new/ to cur/ and gives it UIDs. false when
+ * a file that should have moved is still there (new/ must be looked at
+ * again, though its time will not move).
+ */
+static bool
 index_scan_new(struct maildir_index *idx)
 {
 	char dir[4096], from[4096], to[4096], base[LOG_LINE_MAX];
@@ -665,11 +911,12 @@ index_scan_new(struct maildir_index *idx)
 	char **names = NULL;
 	size_t n = 0, alloc = 0, i;
 	struct dirent *de;
+	bool all = true;
 	DIR *d;
 
 	snprintf(dir, sizeof(dir), "%s/new", idx->path);
 	if ((d = opendir(dir)) == NULL)
-		return;
+		return false;
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
@@ -699,9 +946,12 @@ index_scan_new(struct maildir_index *idx)
 		}
 		if (rename(from, to) == 0)
 			index_adopt(idx, strrchr(to, '/') + 1, base, info);
+		else if (errno != ENOENT)
+			all = false;	/* ENOENT: a reader took it to cur/ */
 		free(names[i]);
 	}
 	free(names);
+	return all;
 }
 
 struct scan_file {
@@ -822,37 +1072,88 @@ index_create(struct fc_store *st, struct maildir_index *idx)
 	return 0;
 }
 
+/* Too close to now to be trusted (see the top of the file). */
+static bool
+index_time_recent(struct timespec t, struct timespec now)
+{
+	return t.tv_sec >= now.tv_sec - MTIME_SLACK;
+}
+
+/* new/ is looked at when its time moved, or when the time held is
+ * dirty: it is nearly always empty, so looking costs little. */
+static bool
+index_new_changed(const struct maildir_dirs *d, struct timespec mtime)
+{
+	return d->new_dirty || !maildir_timespec_eq(mtime, d->new);
+}
+
+/* cur/ is looked at when its time moved; when the time held is dirty,
+ * only once it is old enough: reading cur/ costs the whole folder, and
+ * our own changes leave it dirty every time. */
+static bool
+index_cur_changed(const struct maildir_index *idx, struct timespec mtime,
+    struct timespec now)
+{
+	const struct maildir_dirs *d = &idx->dirs;
+
+	if (idx->force_cur_scan || !maildir_timespec_eq(mtime, d->cur))
+		return true;
+	return d->cur_dirty && !index_time_recent(d->cur, now);
+}
+
+static int
+index_stat_dirs(struct maildir_index *idx, struct stat *cur,
+    struct stat *new)
+{
+	char path[4096];
+
+	if (stat(index_file(idx, "cur", path, sizeof(path)), cur) < 0
+	    || stat(index_file(idx, "new", path, sizeof(path)), new) < 0)
+		return -1;
+	return 0;
+}
+
 /* Under the lock: the files read, and the folders scanned if others
  * changed them. */
 static int
 index_catch_up_locked(struct fc_store *st, struct maildir_index *idx)
 {
-	char cpath[4096], npath[4096];
 	struct stat cur, new;
+	struct timespec now;
 	int r;
 
 	r = index_read(st, idx);
 	if (r < 0)
 		return -1;
 	if (r == 0) {
-		if (index_create(st, idx) < 0 || index_read(st, idx) <= 0)
+		if (index_create(st, idx) < 0 || (r = index_read(st, idx)) < 0)
+			return -1;
+		if (r == 0)
 			return fc_store_fail(st, FC_ERR_TEMP, "%s: cannot "
 			    "create the index", idx->path);
-		/* a folder made by someone else: everything is new */
-		idx->cur_mtime.tv_sec = -1;
-		idx->new_mtime.tv_sec = -1;
 	}
-	if (stat(index_file(idx, "cur", cpath, sizeof(cpath)), &cur) < 0
-	    || stat(index_file(idx, "new", npath, sizeof(npath)), &new) < 0)
+	/* a compaction's new log never came: put it in place before any
+	 * line goes to the old one */
+	if (idx->log_stale && (index_new_log(st, idx, idx->gen) < 0
+	    || index_read(st, idx) < 0))
+		return -1;
+	idx->next_dirs = idx->dirs;
+	/* the times before the scans: what arrives during them moves the
+	 * times again, and is seen next time */
+	if (index_stat_dirs(idx, &cur, &new) < 0)
 		return fc_store_fail(st, FC_ERR_NOTFOUND, "%s: %s", idx->path,
 		    strerror(errno));
-	if (!maildir_timespec_eq(new.st_mtim, idx->new_mtime)) {
-		index_scan_new(idx);
-		idx->dirs_changed = true;
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (index_new_changed(&idx->dirs, new.st_mtim)) {
+		idx->next_dirs.new = new.st_mtim;
+		idx->next_dirs.new_dirty = !index_scan_new(idx)
+		    || index_time_recent(new.st_mtim, now);
 	}
-	if (!maildir_timespec_eq(cur.st_mtim, idx->cur_mtime)) {
+	if (index_cur_changed(idx, cur.st_mtim, now)) {
+		idx->force_cur_scan = false;
 		index_scan_cur(idx);
-		idx->dirs_changed = true;
+		idx->next_dirs.cur = cur.st_mtim;
+		idx->next_dirs.cur_dirty = index_time_recent(cur.st_mtim, now);
 	}
 	return 0;
 }
@@ -864,8 +1165,9 @@ index_catch_up_locked(struct fc_store *st, struct maildir_index *idx)
 int
 maildir_index_catch_up(struct fc_store *st, struct maildir_index *idx)
 {
-	char cpath[4096], npath[4096];
 	struct stat cur, new;
+	struct timespec now;
+	const char *why;
 	int r;
 
 	if (idx->lock_fd >= 0)
@@ -873,21 +1175,30 @@ maildir_index_catch_up(struct fc_store *st, struct maildir_index *idx)
 	r = index_read(st, idx);
 	if (r < 0)
 		return -1;
-	if (r == 1 && stat(index_file(idx, "cur", cpath, sizeof(cpath)),
-	    &cur) == 0 && stat(index_file(idx, "new", npath,
-	    sizeof(npath)), &new) == 0
-	    && maildir_timespec_eq(cur.st_mtim, idx->cur_mtime)
-	    && maildir_timespec_eq(new.st_mtim, idx->new_mtime))
-		return 0;
+	if (r == 1 && index_stat_dirs(idx, &cur, &new) == 0) {
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (!index_new_changed(&idx->dirs, new.st_mtim)
+		    && !index_cur_changed(idx, cur.st_mtim, now))
+			return 0;
+	}
 	if (maildir_index_lock(st, idx) < 0)
 		return -1;
 	if (index_catch_up_locked(st, idx) < 0) {
-		idx->npending = 0;
-		idx->dirs_changed = false;
-		maildir_index_unlock(st, idx, false);
+		maildir_index_unlock_discard(st, idx);
 		return -1;
 	}
-	return maildir_index_unlock(st, idx, true);
+	if (maildir_index_unlock(st, idx, true) == 0)
+		return 0;
+	/*
+	 * What the scan found could not be recorded (a full disk). Readers
+	 * still get what the index knew: the files it found stay where
+	 * they are, and get their UIDs at a later scan.
+	 */
+	fc_store_error(st, &why);
+	fc_log(FC_LOG_WARNING, "maildir: %s; the new files wait", why);
+	if (index_read(st, idx) < 0)
+		return -1;
+	return maildir_clear_error(st);
 }
 
 /* ------------------------------------------------------------------ */
