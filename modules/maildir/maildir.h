@@ -11,8 +11,8 @@
  *   facteur-lock      flock()ed while the folder changes
  * and the root holds `subscriptions`, `facteur-special-use`,
  * `facteur-uidvalidity` (the last UIDVALIDITY given, so a folder made
- * again never gets an old one) and Maildir++'s `maildirsize` (quota).
- * Messages are files named
+ * again never gets an old one) and Maildir++'s `maildirsize` (quota,
+ * kept only for users who have limits). Messages are files named
  * "<base>,S=<size>,W=<crlf size>:2,<flags>" with the standard flag
  * letters (D F R S T, keywords as a..z), so other maildir readers see
  * the same mailbox; their line ends are LF.
@@ -57,6 +57,7 @@ struct maildir_store {
 	char *root;
 	uint64_t quota_bytes;
 	uint64_t quota_messages;
+	bool quota_dropped;	/* no limits: maildirsize removed once */
 };
 
 /* What the index knows of a message beyond fc_index_record. */
@@ -236,6 +237,8 @@ int maildir_copy(struct fc_store *st, void *index, const uint32_t *uids,
 int maildir_quota_get(struct fc_store *st, void *store, uint64_t *bytes_r,
     uint64_t *bytes_limit_r, uint64_t *messages_r,
     uint64_t *messages_limit_r);
+/* false: the user has no limits, and no quota work is done */
+bool maildir_quota_limited(const struct maildir_store *ms);
 void maildir_quota_add(struct maildir_store *ms, int64_t bytes,
     int64_t messages);
 

@@ -283,13 +283,15 @@ maildir_append_commit(struct fc_store *st, void *append,
 	}
 	ap->fd = -1;
 
-	if (maildir_quota_get(st, ap->ms, &used, &limit, &msgs,
-	    &msglimit) < 0)
-		goto unlink_out;
-	if ((limit != 0 && used + ap->size > limit)
-	    || (msglimit != 0 && msgs + 1 > msglimit)) {
-		fc_store_fail(st, FC_ERR_NOQUOTA, "over quota");
-		goto unlink_out;
+	if (maildir_quota_limited(ap->ms)) {
+		if (maildir_quota_get(st, ap->ms, &used, &limit, &msgs,
+		    &msglimit) < 0)
+			goto unlink_out;
+		if ((limit != 0 && used + ap->size > limit)
+		    || (msglimit != 0 && msgs + 1 > msglimit)) {
+			fc_store_fail(st, FC_ERR_NOQUOTA, "over quota");
+			goto unlink_out;
+		}
 	}
 
 	base = fc_arena_printf(ap->arena, "%s,S=%llu,W=%llu", ap->base,

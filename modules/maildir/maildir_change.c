@@ -394,14 +394,16 @@ maildir_copy(struct fc_store *st, void *index, const uint32_t *uids,
 		if (r != NULL)
 			total += r->size;
 	}
-	if (maildir_quota_get(st, box->ms, &used, &limit, &msgs,
-	    &msglimit) < 0)
-		goto out;
 	/* a move adds nothing; a copy adds what it copies */
-	if (!move && ((limit != 0 && used + total > limit)
-	    || (msglimit != 0 && msgs + count > msglimit))) {
-		fc_store_fail(st, FC_ERR_NOQUOTA, "over quota");
-		goto out;
+	if (!move && maildir_quota_limited(box->ms)) {
+		if (maildir_quota_get(st, box->ms, &used, &limit, &msgs,
+		    &msglimit) < 0)
+			goto out;
+		if ((limit != 0 && used + total > limit)
+		    || (msglimit != 0 && msgs + count > msglimit)) {
+			fc_store_fail(st, FC_ERR_NOQUOTA, "over quota");
+			goto out;
+		}
 	}
 	if (copy_prepare(st, box, dest_path, uids, count, items) < 0)
 		goto out;
