@@ -429,7 +429,10 @@ cmd_rcpt(struct smtp_session *ss, char *arg)
 	}
 	first = ss->nrcpts;
 	rcpt_to = fc_arena_strdup(ss->tx, path.address);
-	orcpt = orcpt != NULL ? fc_arena_strdup(ss->tx, orcpt) : rcpt_to;
+	/* without ORCPT the original address is not known (RFC 3464
+	 * 2.3.1): reports then leave Original-Recipient out */
+	if (orcpt != NULL)
+		orcpt = fc_arena_strdup(ss->tx, orcpt);
 	for (i = 0; i < n; i++)
 		cmd_rcpt_add(ss, targets[i], users[i], orcpt, notify,
 		    rcpt_to);

@@ -339,7 +339,7 @@ data_deliver_local(struct smtp_session *ss, struct fc_arena *a,
 		res[i].r = fc_deliver(core, rc->user, folder, 0, NULL,
 		    ss->spool_fd, ss->sender.address, rc->address,
 		    headers != NULL ? headers : data_headers(ss, a,
-		    rc->orcpt != NULL ? rc->orcpt : rc->address), &err);
+		    rc->orcpt != NULL ? rc->orcpt : rc->rcpt_to), &err);
 		/* err may be a static buffer the next delivery reuses */
 		res[i].text = fc_arena_strdup(a, err != NULL ? err : "");
 		res[i].done = true;
@@ -462,7 +462,7 @@ data_deliver(struct smtp_session *ss)
 	size_t i;
 
 	headers = data_headers(ss, a, ss->nrcpts == 1 ? (ss->rcpts[0].orcpt
-	    != NULL ? ss->rcpts[0].orcpt : ss->rcpts[0].address) : NULL);
+	    != NULL ? ss->rcpts[0].orcpt : ss->rcpts[0].rcpt_to) : NULL);
 	res = fc_arena_alloc(a, (ss->nrcpts + 1) * sizeof(*res));
 	data_deliver_local(ss, a, headers, res);
 	if ((refusal = data_nobody_took_it(ss, res)) != NULL) {
