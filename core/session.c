@@ -241,6 +241,9 @@ session_setup_bev(struct fc_session *s)
 	/* under a TLS filter, the high mark also bounds the encrypted
 	 * bytes waiting below it */
 	bufferevent_setwatermark(s->bev, EV_WRITE, OUTPUT_LOW, OUTPUT_HIGH);
+	/* libevent writes 16 KiB a round by default: a long answer (RETR,
+	 * FETCH) would then cost a trip through the loop per 16 KiB */
+	bufferevent_set_max_single_write(s->bev, OUTPUT_HIGH);
 	bufferevent_set_timeouts(s->bev, NULL, &wt);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
