@@ -293,9 +293,11 @@ maildir_open_message(struct fc_store *st, void *index, uint32_t uid,
 		if (errno != ENOENT)
 			return fc_store_fail(st, FC_ERR_TEMP, "%s: %s", path,
 			    strerror(errno));
-		/* renamed (flags) or expunged meanwhile: look again, in
-		 * cur/ too, though its time may not tell */
-		box->idx->force_cur_scan = true;
+		/* renamed (flags) or expunged meanwhile: the log tells
+		 * when we did it; if not, look in cur/ itself, though its
+		 * time may not tell (another reader, in the same tick) */
+		if (tries > 0)
+			box->idx->force_cur_scan = true;
 		if (maildir_index_catch_up(st, box->idx) < 0)
 			return -1;
 	}
