@@ -935,6 +935,22 @@ fc_session_printf(struct fc_session *s, const char *fmt, ...)
 	va_end(ap);
 }
 
+void
+fc_session_vreply(struct fc_session *s, const char *fmt, va_list ap)
+{
+	char buf[FC_REPLY_MAX];
+	int n;
+
+	n = vsnprintf(buf, sizeof(buf) - 2, fmt, ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(buf) - 3)
+		n = (int)sizeof(buf) - 3;
+	buf[n++] = '\r';
+	buf[n++] = '\n';
+	fc_session_write(s, buf, (size_t)n);
+}
+
 size_t
 fc_session_output_pending(struct fc_session *s)
 {

@@ -39,6 +39,7 @@
 #ifndef FACTEUR_SESSION_H
 #define FACTEUR_SESSION_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -135,6 +136,11 @@ void fc_session_write(struct fc_session *s, const void *data, size_t len);
 void fc_session_puts(struct fc_session *s, const char *str);
 void fc_session_printf(struct fc_session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* One reply line of a line protocol: formatted, cut to FC_REPLY_MAX
+ * bytes, CRLF added. A reply quoting what a client sent stays bounded. */
+#define FC_REPLY_MAX	1024
+void fc_session_vreply(struct fc_session *s, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 size_t fc_session_output_pending(struct fc_session *s);
 bool fc_session_output_full(struct fc_session *s);
 

@@ -34,19 +34,10 @@ void
 pop3_reply(struct pop3_session *ps, const char *fmt, ...)
 {
 	va_list ap;
-	char buf[1024];
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf) - 2, fmt, ap);
+	fc_session_vreply(ps->s, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n > sizeof(buf) - 3)
-		n = (int)sizeof(buf) - 3;
-	buf[n++] = '\r';
-	buf[n++] = '\n';
-	fc_session_write(ps->s, buf, (size_t)n);
 }
 
 /* A client mistake: the reply, then goodbye if it was one too many. */

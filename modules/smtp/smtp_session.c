@@ -44,19 +44,10 @@ void
 smtp_reply(struct smtp_session *ss, const char *fmt, ...)
 {
 	va_list ap;
-	char buf[1024];
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf) - 2, fmt, ap);
+	fc_session_vreply(ss->s, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n > sizeof(buf) - 3)
-		n = (int)sizeof(buf) - 3;
-	buf[n++] = '\r';
-	buf[n++] = '\n';
-	fc_session_write(ss->s, buf, (size_t)n);
 }
 
 /* A client mistake: the reply, then goodbye if it was one too many. */
