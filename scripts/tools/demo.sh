@@ -34,6 +34,8 @@ facteurd starts now, in the foreground, on its embedded defaults
 (facteurd --default-config shows them). Demo account:
     demo@example.org, password demo
 Try, from another terminal:
+    swaks --server 127.0.0.1:2525 --to demo@example.org
+    curl -u demo@example.org:demo pop3://127.0.0.1:1110/1
     nc 127.0.0.1 7007
     ECHO hello
     LOGIN demo@example.org demo
