@@ -588,6 +588,13 @@ session_input_bytes(struct fc_session *s, struct evbuffer *in)
 	last = s->remaining == 0;
 	session_body_progress(s, n);
 	if (s->mode == MODE_SPOOL_BYTES) {
+		const char *p = v.iov_base, *end = p + n;
+
+		/* counted as the dot reader counts them, for reject_nul */
+		while ((p = memchr(p, '\0', (size_t)(end - p))) != NULL) {
+			s->result.nul++;
+			p++;
+		}
 		s->result.received += n;
 		session_spool_write(s, v.iov_base, n);
 		evbuffer_drain(in, n);

@@ -147,6 +147,7 @@ struct smtp_session {
 	uint64_t bdat_size;
 	bool bdat_last;
 	bool bdat_failed;
+	bool bdat_nul;			/* a chunk held a NUL byte */
 	const char *bdat_refusal;	/* said once a refused chunk is read */
 	unsigned int messages;		/* accepted in this session */
 	char reply[512];		/* pending reply of a waited hook */

@@ -133,6 +133,7 @@ smtp_cmd_bdat(struct smtp_session *ss, char *arg)
 	if (ss->state != SMTP_ST_BDAT) {
 		ss->spool_fd = smtp_spool_open(ss);
 		ss->bdat_size = 0;
+		ss->bdat_nul = false;
 		ss->bdat_failed = ss->spool_fd < 0;
 		ss->state = SMTP_ST_BDAT;
 	}
@@ -618,6 +619,8 @@ smtp_spooled(struct fc_session *s, const struct fc_spool_result *r)
 
 	if (ss->state != SMTP_ST_BDAT)
 		return data_finish(ss, r, r->size);
+	if (r->nul > 0)
+		ss->bdat_nul = true;	/* each chunk counts afresh */
 	if (!ss->bdat_last) {
 		smtp_reply(ss, "250 2.0.0 %llu bytes received",
 		    (unsigned long long)r->received);
@@ -632,6 +635,7 @@ smtp_spooled(struct fc_session *s, const struct fc_spool_result *r)
 		struct fc_spool_result whole = *r;
 
 		whole.size = ss->bdat_size;
+		whole.nul = ss->bdat_nul ? 1 : 0;
 		return data_finish(ss, &whole, ss->bdat_size);
 	}
 }

@@ -91,6 +91,7 @@ smtp_transaction_reset(struct smtp_session *ss)
 	ss->bdat_size = 0;
 	ss->bdat_last = false;
 	ss->bdat_failed = false;
+	ss->bdat_nul = false;
 	if (ss->state != SMTP_ST_GREET)
 		ss->state = SMTP_ST_READY;
 	fc_envelope_reset(ss->env);

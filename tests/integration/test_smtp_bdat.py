@@ -55,6 +55,25 @@ def test_chunks_then_last(mx):
         assert stored_body(mx, user, subject) == msg.replace(b"\r\n", b"\n")
 
 
+def test_nul_in_an_early_chunk_refused(mx):
+    """A NUL byte in the first of two chunks is refused with 554 5.6.0
+    at BDAT LAST (reject_nul, the default), as with DATA; nothing is
+    stored and the session goes on."""
+    subject = unique("bdatnul")
+    msg = message(subject, body="zero\0byte\r\nmore\r\n")
+    with mx.client() as c:
+        c.ehlo()
+        envelope(c)
+        assert bdat(c, msg[:-8]).startswith("250 2.0.0 ")
+        reply = bdat(c, msg[-8:], last=True)
+        assert reply.startswith("554 5.6.0 "), reply
+        ok = unique("after-bdat-nul")
+        envelope(c)
+        queue_id(bdat(c, message(ok), last=True))
+    assert mx.find(ALICE, subject) == []
+    assert len(mx.find(ALICE, ok)) == 1
+
+
 def test_single_chunk_last(mx):
     """A whole message in one BDAT ... LAST."""
     subject = unique("onechunk")
