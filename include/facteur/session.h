@@ -69,10 +69,10 @@ struct fc_spool_result {
 	uint64_t received;	/* bytes received (body: before un-stuffing) */
 	bool too_big;		/* passed max_size: the rest was discarded */
 	int error;		/* errno of the first failed write, or 0 */
-	uint64_t bare_lf;	/* lines ended by LF without CR */
-	uint64_t bare_cr;	/* CRs not followed by LF */
-	uint64_t nul;		/* NUL bytes */
-	uint64_t longest_line;	/* bytes, without the line end */
+	uint64_t bare_lf;	/* lines ended by LF without CR (body only) */
+	uint64_t bare_cr;	/* CRs not followed by LF (body only) */
+	uint64_t nul;		/* NUL bytes (body and byte count) */
+	uint64_t longest_line;	/* bytes, without the line end (body only) */
 };
 
 struct fc_protocol_ops {

@@ -442,8 +442,10 @@ def data_answer(stored, bare_lf=0, bare_cr=0, nul=0):
 
 
 def literal_answer(payload):
-    return "OK size=%d hash=%s bare_lf=0 bare_cr=0 nul=0 longest=0" % (
-        len(payload), fnv1a64(payload))
+    """An exact-count spool counts NUL bytes (for reject_nul) and no
+    lines: those are the body's."""
+    return "OK size=%d hash=%s bare_lf=0 bare_cr=0 nul=%d longest=0" % (
+        len(payload), fnv1a64(payload), payload.count(b"\0"))
 
 
 class Answers:
