@@ -16,6 +16,8 @@ import subprocess
 import tempfile
 import time
 
+import pytest
+
 SRCDIR = os.environ.get("FACTEUR_SRCDIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILDDIR = os.environ.get("FACTEUR_BUILDDIR") or SRCDIR
@@ -506,3 +508,31 @@ class Facteurd:
 
 def cleanup_dir(directory):
     shutil.rmtree(directory, ignore_errors=True)
+
+
+def stop_module_server(request, srv, directory):
+    """The end of a module-scoped server fixture: SIGTERM, the exit, no
+    sanitizer report or panic in the log; the log's end printed and the
+    folder kept when a test of the file failed, else the folder removed."""
+    problems = []
+    try:
+        srv.stop()
+    except AssertionError as e:
+        problems.append(str(e))
+    bad = srv.bad_log_lines()
+    if bad:
+        problems.append("facteurd log reports errors:\n" + "\n".join(bad[:40]))
+    failed = any(getattr(item, "rep_call", None) is not None and
+                 item.rep_call.failed
+                 for item in request.session.items
+                 if item.module is request.module)
+    if problems or failed:
+        lines = srv.log_lines()
+        print("---- %s (last 80 of %d lines) ----" % (srv.log_path,
+                                                      len(lines)))
+        print("\n".join(lines[-80:]))
+        print("test folder kept: %s" % directory)
+    else:
+        cleanup_dir(directory)
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)

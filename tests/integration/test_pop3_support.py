@@ -26,11 +26,9 @@ import socket
 import subprocess
 import time
 
-import pytest
-
 import harness
 from harness import (FACTEURCTL, Client, Facteurd, build_config,
-                     cleanup_dir, client_tls_context, facteurd_env,
+                     client_tls_context, facteurd_env,
                      free_port, make_test_dir)
 from test_smtp_support import make_mail_dir
 
@@ -216,28 +214,7 @@ def module_pop3_server(request, password_hash, tls_files, pop3="",
     srv.start()
     yield Pop3Server(srv, directory, ports)
 
-    problems = []
-    try:
-        srv.stop()
-    except AssertionError as e:
-        problems.append(str(e))
-    bad = srv.bad_log_lines()
-    if bad:
-        problems.append("facteurd log reports errors:\n" + "\n".join(bad[:40]))
-    failed = any(getattr(item, "rep_call", None) is not None and
-                 item.rep_call.failed
-                 for item in request.session.items
-                 if item.module is request.module)
-    if problems or failed:
-        lines = srv.log_lines()
-        print("---- %s (last 80 of %d lines) ----" % (srv.log_path,
-                                                      len(lines)))
-        print("\n".join(lines[-80:]))
-        print("test folder kept: %s" % directory)
-    else:
-        cleanup_dir(directory)
-    if problems:
-        pytest.fail("\n".join(problems), pytrace=False)
+    harness.stop_module_server(request, srv, directory)
 
 
 def sha256(data):

@@ -40,7 +40,7 @@ import pytest
 
 import harness
 from harness import (FACTEURCTL, IS_ROOT, Client, Facteurd, build_config,
-                     cleanup_dir, client_tls_context, facteurd_env,
+                     client_tls_context, facteurd_env,
                      free_port, make_test_dir)
 
 HOSTNAME = "mx.example.org"
@@ -304,28 +304,7 @@ def module_server(request, password_hash, tls_files, smtp="", settings=None,
     srv.start()
     yield SmtpServer(srv, directory, ports)
 
-    problems = []
-    try:
-        srv.stop()
-    except AssertionError as e:
-        problems.append(str(e))
-    bad = srv.bad_log_lines()
-    if bad:
-        problems.append("facteurd log reports errors:\n" + "\n".join(bad[:40]))
-    failed = any(getattr(item, "rep_call", None) is not None and
-                 item.rep_call.failed
-                 for item in request.session.items
-                 if item.module is request.module)
-    if problems or failed:
-        lines = srv.log_lines()
-        print("---- %s (last 80 of %d lines) ----" % (srv.log_path,
-                                                      len(lines)))
-        print("\n".join(lines[-80:]))
-        print("test folder kept: %s" % directory)
-    else:
-        cleanup_dir(directory)
-    if problems:
-        pytest.fail("\n".join(problems), pytrace=False)
+    harness.stop_module_server(request, srv, directory)
 
 
 QUEUED = re.compile(r"^250 2\.0\.0 Ok: queued as ([0-9a-f]+)$")
