@@ -1,0 +1,281 @@
+/*
+ * test_imap_parse.c - IMAP command text, literal announcements and
+ * sequence sets (modules/imap/imap_parse.c, compiled into this test).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <facteur/arena.h>
+
+#include "imap_parse.h"
+#include "tap.h"
+
+#define NELEMS(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* Commands that parse, with their tree written back in a canonical form:
+ * atoms as they are, strings in <>, lists in (). */
+static const struct {
+	const char *in;
+	const char *tag, *name, *tree;
+} good[] = {
+	{ "a1 NOOP", "a1", "NOOP", "" },
+	{ "a1 noop", "a1", "NOOP", "" },
+	{ "A001 LOGIN alice \"p a\\\"ss\"", "A001", "LOGIN", "alice <p a\"ss>" },
+	{ "t LOGIN {5}\r\nalice {3+}\r\nx y", "t", "LOGIN", "<alice> <x y>" },
+	{ "t SELECT \"\"", "t", "SELECT", "<>" },
+	{ "t FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (FROM TO)]<0.100>)",
+	  "t", "FETCH", "1:* (FLAGS BODY.PEEK[HEADER.FIELDS (FROM TO)]<0.100>)" },
+	{ "t STORE 1 +FLAGS.SILENT (\\Seen \\Deleted)", "t", "STORE",
+	  "1 +FLAGS.SILENT (\\Seen \\Deleted)" },
+	{ "t SEARCH OR (FROM a) (TO b) NOT DELETED", "t", "SEARCH",
+	  "OR (FROM a) (TO b) NOT DELETED" },
+	{ "t LIST \"\" %", "t", "LIST", "<> %" },
+	{ "t APPEND INBOX () {0}\r\n", "t", "APPEND", "INBOX () <>" },
+	{ "t X ((()))", "t", "X", "((()))" },
+	{ "t X   a   b  ", "t", "X", "a b" },
+	{ "t UID FETCH 1 FLAGS", "t", "UID", "FETCH 1 FLAGS" },
+	{ "t X NIL", "t", "X", "NIL" },
+};
+
+static const struct {
+	const char *in;
+	const char *tag;		/* NULL: none could be read */
+} bad[] = {
+	{ "", NULL },
+	{ " NOOP", NULL },
+	{ "a+b NOOP", NULL },
+	{ "a", "a" },
+	{ "a ", "a" },
+	{ "a NO-OP", "a" },
+	{ "a X \"unterminated", "a" },
+	{ "a X \"bad\\escape\"", "a" },
+	{ "a X (a b", "a" },
+	{ "a X a)", "a" },
+	{ "a X {5}\r\nabc", "a" },
+	{ "a X {5}abcde", "a" },
+	{ "a X {99999999999999999999}\r\n", "a" },
+	{ "a X \"a\"\"b\"", "a" },
+	{ "a X (a)(b)", "a" },
+	{ "a X BODY[HEADER", "a" },
+	{ "a X BODY[)]", "a" },
+	{ "a X \001", "a" },
+	{ "a X caf\xc3\xa9", "a" },
+};
+
+static void
+write_tree(char *out, size_t size, const struct imap_arg *args, size_t n)
+{
+	size_t i, used;
+
+	for (i = 0; i < n; i++) {
+		used = strlen(out);
+		if (i > 0)
+			snprintf(out + used, size - used, " ");
+		used = strlen(out);
+		switch (args[i].type) {
+		case IMAP_ARG_ATOM:
+			snprintf(out + used, size - used, "%s", args[i].str);
+			break;
+		case IMAP_ARG_QUOTED:
+		case IMAP_ARG_LITERAL:
+			snprintf(out + used, size - used, "<%s>", args[i].str);
+			break;
+		case IMAP_ARG_LIST:
+			snprintf(out + used, size - used, "(");
+			write_tree(out, size, args[i].list, args[i].count);
+			used = strlen(out);
+			snprintf(out + used, size - used, ")");
+			break;
+		}
+	}
+}
+
+/* for test names: a command with its CR and LF shown as such */
+static const char *
+shown(const char *in)
+{
+	static char buf[256];
+	size_t o = 0;
+
+	for (; *in != '\0' && o + 3 < sizeof(buf); in++) {
+		if (*in == '\r' || *in == '\n') {
+			buf[o++] = '\\';
+			buf[o++] = *in == '\r' ? 'r' : 'n';
+		} else
+			buf[o++] = (unsigned char)*in < 0x20 ? '?' : *in;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+static void
+test_commands(struct fc_arena *a)
+{
+	struct imap_command cmd;
+	const char *err;
+	char tree[512];
+	size_t i;
+
+	for (i = 0; i < NELEMS(good); i++) {
+		const char *in = good[i].in;
+
+		err = NULL;
+		if (!ok(imap_parse_command(in, strlen(in), a, &cmd, &err) == 0,
+		    "parses: %s", shown(in))) {
+			diag("error: %s", err);
+			continue;
+		}
+		is_str(cmd.tag, good[i].tag, "tag of %s", shown(in));
+		is_str(cmd.name, good[i].name, "name of %s", shown(in));
+		tree[0] = '\0';
+		write_tree(tree, sizeof(tree), cmd.args, cmd.count);
+		is_str(tree, good[i].tree, "arguments of %s", shown(in));
+	}
+	for (i = 0; i < NELEMS(bad); i++) {
+		const char *in = bad[i].in;
+
+		err = NULL;
+		ok(imap_parse_command(in, strlen(in), a, &cmd, &err) < 0
+		    && err != NULL, "refused: %s (%s)", shown(in), err != NULL ? err : "");
+		if (bad[i].tag == NULL)
+			ok(cmd.tag == NULL, "no tag in %s", shown(in));
+		else
+			ok(cmd.tag != NULL && strcmp(cmd.tag, bad[i].tag) == 0,
+			    "tag of %s", shown(in));
+	}
+}
+
+/* A literal with NUL bytes keeps them; len is the truth. */
+static void
+test_literal_nul(struct fc_arena *a)
+{
+	static const char in[] = "t APPEND INBOX {3}\r\na\0b";
+	struct imap_command cmd;
+	const char *err;
+
+	ok(imap_parse_command(in, sizeof(in) - 1, a, &cmd, &err) == 0
+	    && cmd.count == 2 && cmd.args[1].type == IMAP_ARG_LITERAL
+	    && cmd.args[1].len == 3 && memcmp(cmd.args[1].str, "a\0b", 3) == 0,
+	    "a literal keeps its NUL");
+}
+
+static void
+test_depth(struct fc_arena *a)
+{
+	size_t n = 10000, i;
+	char *buf = malloc(2 * n + 16);
+	struct imap_command cmd;
+	const char *err = NULL;
+	size_t len;
+
+	strcpy(buf, "t X ");
+	len = strlen(buf);
+	for (i = 0; i < n; i++)
+		buf[len++] = '(';
+	for (i = 0; i < n; i++)
+		buf[len++] = ')';
+	ok(imap_parse_command(buf, len, a, &cmd, &err) < 0 && err != NULL
+	    && strstr(err, "deeply") != NULL,
+	    "10,000 nested parentheses are refused (%s)", err != NULL ? err : "");
+	/* just at the limit is fine */
+	len = 4;
+	for (i = 0; i < IMAP_DEPTH_MAX; i++)
+		buf[len++] = '(';
+	for (i = 0; i < IMAP_DEPTH_MAX; i++)
+		buf[len++] = ')';
+	ok(imap_parse_command(buf, len, a, &cmd, &err) == 0,
+	    "%d nested parentheses are fine", IMAP_DEPTH_MAX);
+	free(buf);
+}
+
+static void
+test_markers(void)
+{
+	static const struct {
+		const char *line;
+		int ret;
+		uint64_t size;
+		bool nonsync;
+		size_t marker;
+	} m[] = {
+		{ "a LOGIN {5}", 1, 5, false, 3 },
+		{ "a LOGIN {5+}", 1, 5, true, 4 },
+		{ "a APPEND INBOX {4294967296}", 1, 4294967296ULL, false, 12 },
+		{ "a APPEND INBOX {18446744073709551615}", -1, 0, false, 0 },
+		{ "a APPEND INBOX {99999999999999999999999}", -1, 0, false, 0 },
+		{ "a LOGIN {}", 0, 0, false, 0 },
+		{ "a LOGIN {+}", 0, 0, false, 0 },
+		{ "a LOGIN 5}", 0, 0, false, 0 },
+		{ "a LOGIN \"{5}\"", 0, 0, false, 0 },
+		{ "}", 0, 0, false, 0 },
+		{ "{1}", 1, 1, false, 3 },
+	};
+	uint64_t size;
+	bool nonsync;
+	size_t i, marker;
+	int ret;
+
+	for (i = 0; i < NELEMS(m); i++) {
+		size = 0;
+		nonsync = false;
+		marker = 0;
+		ret = imap_literal_marker(m[i].line, strlen(m[i].line), &size,
+		    &nonsync, &marker);
+		is_int(ret, m[i].ret, "marker in %s", m[i].line);
+		if (ret == 1 && m[i].ret == 1)
+			ok(size == m[i].size && nonsync == m[i].nonsync
+			    && marker == m[i].marker, "size, kind, length "
+			    "of %s", m[i].line);
+	}
+}
+
+static void
+test_seqsets(struct fc_arena *a)
+{
+	struct imap_seqset set;
+
+	ok(imap_seqset_parse("1:4294967295", a, &set) == 0 && set.count == 1
+	    && set.ranges[0].hi == 4294967295u, "1:4294967295 parses");
+	ok(imap_seqset_contains(&set, 7, 10), "1:4294967295 holds 7");
+	ok(imap_seqset_parse("4294967296", a, &set) < 0, "2^32 is refused");
+	ok(imap_seqset_parse("0", a, &set) < 0, "0 is refused");
+	ok(imap_seqset_parse("1,,2", a, &set) < 0, "empty member refused");
+	ok(imap_seqset_parse("1:", a, &set) < 0, "open range refused");
+	ok(imap_seqset_parse("$", a, &set) < 0, "$ refused (no SEARCHRES)");
+	ok(imap_seqset_parse("", a, &set) < 0, "empty set refused");
+	ok(imap_seqset_parse("1,3:5,9:*", a, &set) == 0 && set.count == 3,
+	    "1,3:5,9:* parses");
+	ok(imap_seqset_contains(&set, 1, 20) && !imap_seqset_contains(&set, 2,
+	    20) && imap_seqset_contains(&set, 4, 20)
+	    && imap_seqset_contains(&set, 20, 20)
+	    && !imap_seqset_contains(&set, 8, 20), "1,3:5,9:* membership");
+	ok(imap_seqset_parse("*:3", a, &set) == 0
+	    && imap_seqset_contains(&set, 3, 5)
+	    && imap_seqset_contains(&set, 5, 5)
+	    && !imap_seqset_contains(&set, 2, 5), "*:3 is 3:*");
+	ok(imap_seqset_parse("*", a, &set) == 0
+	    && !imap_seqset_contains(&set, 1, 0), "* in an empty mailbox");
+}
+
+int
+main(void)
+{
+	struct fc_arena *a = fc_arena_new("test", 4096);
+	uint64_t n;
+
+	test_commands(a);
+	test_literal_nul(a);
+	test_depth(a);
+	test_markers();
+	test_seqsets(a);
+	ok(imap_parse_number("4294967295", UINT32_MAX, &n) == 0
+	    && n == 4294967295u, "number at the limit");
+	ok(imap_parse_number("4294967296", UINT32_MAX, &n) < 0,
+	    "number over the limit");
+	ok(imap_parse_number("-1", UINT32_MAX, &n) < 0, "no sign");
+	fc_arena_free(&a);
+	return done();
+}
