@@ -15,6 +15,12 @@
  *   with UTF-8 enabled it is sent as it is.
  * - A multipart with no part (no boundary found) shows one empty
  *   text/plain part, as Dovecot does: the grammar needs at least one.
+ * - message/rfc822 always carries an ENVELOPE, a body and a line count,
+ *   as the grammar wants: when its content is encoded (or past the
+ *   parser's limits) they are an all-NIL envelope and an empty text/plain
+ *   body, as Dovecot writes them. message/global (RFC 6532) gets the
+ *   same form only for clients with UTF-8 (IMAP4rev2's grammar); an
+ *   IMAP4rev1 client sees it as a basic part.
  * - Sizes and line counts are those of the CRLF form the client sees.
  * - The encoding is the Content-Transfer-Encoding as written, "7bit"
  *   when absent. MD5 is Content-MD5 when present.
@@ -33,6 +39,9 @@ static const char empty_part[] =
 static const char empty_part_ext[] =
     "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0"
     " NIL NIL NIL NIL)";
+
+static const char empty_envelope[] =
+    "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)";
 
 static bool
 bs_is_ascii(const char *s)
@@ -251,12 +260,20 @@ bs_part(struct imap_str *out, const struct fc_mime_part *p, bool ext,
 		imap_render_string(out, enc, strlen(enc), utf8);
 	imap_str_printf(out, " %llu",
 	    (unsigned long long)fc_mime_part_body_size(p, true));
-	if (fc_mime_part_is_message(p)) {
+	if (strcmp(type, "message") == 0 && (strcmp(subtype, "rfc822") == 0 ||
+	    (utf8 && strcmp(subtype, "global") == 0))) {
 		c = fc_mime_part_child(p);
 		imap_str_addc(out, ' ');
-		imap_envelope_write(out, c, utf8);
-		imap_str_addc(out, ' ');
-		bs_part(out, c, ext, utf8);
+		if (c != NULL) {
+			imap_envelope_write(out, c, utf8);
+			imap_str_addc(out, ' ');
+			bs_part(out, c, ext, utf8);
+		} else {
+			/* encoded, or cut by the parser's limits */
+			imap_str_adds(out, empty_envelope);
+			imap_str_addc(out, ' ');
+			imap_str_adds(out, ext ? empty_part_ext : empty_part);
+		}
 		imap_str_printf(out, " %llu",
 		    (unsigned long long)fc_mime_part_body_lines(p));
 	} else if (strcmp(type, "text") == 0)

@@ -112,7 +112,14 @@ env_is_wsp(unsigned char c)
 static bool
 env_is_special(unsigned char c)
 {
-	return strchr("()<>[]:;@\\,.\"", c) != NULL;
+	switch (c) {
+	case '(': case ')': case '<': case '>': case '[': case ']':
+	case ':': case ';': case '@': case '\\': case ',': case '.':
+	case '"':
+		return true;
+	default:
+		return false;
+	}
 }
 
 /* A comment, the '(' already at i: its text, nested comments kept. */

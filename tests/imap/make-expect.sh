@@ -54,3 +54,4 @@ gen rfc822-two-deep mime/rfc822-two-deep.eml "1" "1.1" "1.1.1" "1.HEADER" \
 gen empty-parts mime/empty-parts.eml "1" "2" "3" "1.MIME"
 gen header-no-eol mime/header-no-eol.eml "" "HEADER" \
 	"HEADER.FIELDS (subject)" "TEXT"
+gen message-encoded mime/message-encoded.eml "1" "2" "2.1" "2.HEADER" "B:2"

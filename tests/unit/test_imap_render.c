@@ -25,7 +25,10 @@
  * what the reader gives, read in pieces of varying sizes.
  *
  * By hand: "test_imap_render FILE [SPEC...]" prints the items of FILE
- * in the format above, for writing a new .expect (check it by hand).
+ * in the format above, for writing a new .expect (check it by hand; a
+ * SPEC "B:1" is BINARY[1], "SPEC|o.n" a partial), and
+ * "test_imap_render --bench FILE..." times parsing, ENVELOPE and
+ * BODYSTRUCTURE of each file.
  */
 #include "config.h"
 
@@ -632,6 +635,52 @@ dump(const char *path, int argc, char **argv)
 	fc_arena_free(&a);
 }
 
+/* Times parsing, then ENVELOPE and BODYSTRUCTURE, of each file. */
+static void
+bench(int argc, char **argv)
+{
+	const int rounds = 2000;
+	struct imap_str out;
+	int i, k;
+
+	imap_str_init(&out);
+	for (i = 0; i < argc; i++) {
+		struct fc_arena *a = fc_arena_new("bench", 0);
+		struct fc_mime_part *root;
+		struct timespec t0, t1, t2;
+		size_t len;
+		char *data = read_file(argv[i], &len);
+		int fd;
+
+		if (data == NULL)
+			continue;
+		fd = temp_file(data, len);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (k = 0; k < rounds; k++) {
+			fc_arena_reset(a);
+			root = fc_mime_parse_fd(a, fd, NULL);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		for (k = 0; k < rounds; k++) {
+			imap_str_reset(&out);
+			imap_envelope_write(&out, root, false);
+			imap_bodystructure_write(&out, root, true, false);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t2);
+		printf("%-40s %7zu bytes  parse %6.2f us  "
+		    "ENVELOPE+BODYSTRUCTURE %5.2f us (%zu bytes)\n", argv[i], len,
+		    ((double)(t1.tv_sec - t0.tv_sec) * 1e9 +
+		    (double)(t1.tv_nsec - t0.tv_nsec)) / rounds / 1000.0,
+		    ((double)(t2.tv_sec - t1.tv_sec) * 1e9 +
+		    (double)(t2.tv_nsec - t1.tv_nsec)) / rounds / 1000.0,
+		    out.len);
+		close(fd);
+		free(data);
+		fc_arena_free(&a);
+	}
+	imap_str_free(&out);
+}
+
 static int
 name_cmp(const void *x, const void *y)
 {
@@ -647,6 +696,10 @@ main(int argc, char **argv)
 	struct dirent *de;
 	DIR *d;
 
+	if (argc >= 2 && strcmp(argv[1], "--bench") == 0) {
+		bench(argc - 2, argv + 2);
+		return 0;
+	}
 	if (argc >= 2) {
 		dump(argv[1], argc - 2, argv + 2);
 		return 0;
