@@ -13,6 +13,11 @@
  * lines longer than 998 bytes broken with CRLF and a space (RFC 5321
  * 4.5.3.1.6), as Postfix does, which keeps folded headers valid.
  *
+ * A next hop that does not announce 8BITMIME gets 8-bit mail converted
+ * first (smtp_7bit.c) into an unlinked file beside the queue's messages,
+ * which this transaction sends instead; mail that cannot be converted
+ * fails for its recipients with 554 5.6.3, so the sender hears of it.
+ *
  * The result is per recipient: the reply code and text, or for trouble
  * with the connection itself a 4xx for all (the runner retries later).
  * Each reply must come within the timeout (RFC 5321 4.5.3.2 asks for
@@ -26,10 +31,13 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <facteur/arena.h>
@@ -38,6 +46,7 @@
 #include <facteur/log.h>
 
 #include "smtp.h"
+#include "smtp_7bit.h"
 #include "smtp_queue.h"
 #include "smtp_send.h"
 
@@ -290,15 +299,113 @@ send_rcpt_dsn(struct smtp_send *t, size_t i)
 	return out;
 }
 
+static int
+send_7bit_write(void *arg, const char *data, size_t len)
+{
+	int fd = *(int *)arg;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * For a next hop without 8BITMIME: the message as it is (7-bit), or its
+ * 7-bit form in a new unlinked file that replaces t->fd. NULL, or the
+ * reply for every recipient when that cannot be.
+ */
+static const char *
+send_make_7bit(struct smtp_send *t)
+{
+	enum smtp_7bit_result r = SMTP_7BIT_ERROR;
+	const char *why = NULL, *reply;
+	struct stat st;
+	char *dir;
+	void *map = MAP_FAILED;
+	int fd = -1;
+
+	t->converted = true;
+	if (fstat(t->fd, &st) < 0)
+		return "451 4.3.0 cannot read the queued message";
+	if (st.st_size == 0)
+		return NULL;
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, t->fd, 0);
+	if (map == MAP_FAILED)
+		return "451 4.3.0 cannot read the queued message";
+	dir = fc_arena_printf(t->arena, "%s/msg", t->dir);
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		/* a file system without O_TMPFILE: a name, gone at once */
+		char *tmp = fc_arena_printf(t->arena, "%s/.7bit.XXXXXX", dir);
+
+		fd = mkostemp(tmp, O_CLOEXEC);
+		if (fd >= 0)
+			unlink(tmp);
+	}
+	if (fd >= 0)
+		r = smtp_7bit_convert(map, (size_t)st.st_size,
+		    send_7bit_write, &fd, &why);
+	munmap(map, (size_t)st.st_size);
+	switch (r) {
+	case SMTP_7BIT_ASIS:
+		close(fd);
+		return NULL;
+	case SMTP_7BIT_CONVERTED:
+		if (fstat(fd, &st) < 0)
+			break;
+		close(t->fd);
+		t->fd = fd;
+		t->size = (uint64_t)st.st_size;
+		snprintf(t->size_param, sizeof(t->size_param), " SIZE=%llu",
+		    (unsigned long long)t->size);
+		fc_log(FC_LOG_INFO, "smtp-queue id=%s event=7bit size=%llu",
+		    t->id, (unsigned long long)t->size);
+		return NULL;
+	case SMTP_7BIT_CANNOT:
+		reply = fc_arena_printf(t->arena, "554 5.6.3 the next hop "
+		    "does not take 8-bit mail (no 8BITMIME) and the message "
+		    "cannot be converted: %s", why);
+		close(fd);
+		return reply;
+	default:
+		break;
+	}
+	if (fd >= 0)
+		close(fd);
+	return "451 4.3.0 cannot convert the message to 7 bits";
+}
+
+/* Fails every recipient with a reply "CODE TEXT" and leaves. */
+static void
+send_give_up(struct smtp_send *t, const char *reply)
+{
+	send_fail_rest(t, atoi(reply), reply + 4);
+	t->state = SEND_QUIT;
+	fc_client_printf(t->c, "QUIT\r\n");
+}
+
 /* The session is set up: the transaction's first command. */
 static void
 send_begin(struct smtp_send *t)
 {
+	const char *reply;
+
 	if (t->need_utf8 && !t->smtputf8) {
-		send_fail_rest(t, 553, "5.6.7 the next hop does not take "
+		send_give_up(t, "553 5.6.7 the next hop does not take "
 		    "non-ASCII addresses (no SMTPUTF8)");
-		t->state = SEND_QUIT;
-		fc_client_printf(t->c, "QUIT\r\n");
+		return;
+	}
+	if (!t->eightbit && !t->converted
+	    && (reply = send_make_7bit(t)) != NULL) {
+		send_give_up(t, reply);
 		return;
 	}
 	t->state = SEND_MAIL;

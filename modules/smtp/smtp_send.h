@@ -54,6 +54,8 @@ struct smtp_send {
 	/* private */
 	struct fc_client *c;
 	bool reused;
+	bool converted;			/* checked for 8-bit data, and made
+					   7-bit if it had any */
 	size_t cur;
 	int state;
 	bool tls_wanted;
