@@ -43,13 +43,18 @@ struct env_addr {
 	bool is_group_end;
 };
 
+/* Scratch strings, kept for all the address fields of one ENVELOPE. */
+struct env_scratch {
+	struct imap_str comment, phrase, route, mailbox, host;
+};
+
 struct env_parser {
 	const char *s;
 	size_t i;
 	struct imap_str *out;
 	bool utf8;
 	bool any;			/* an entry was written */
-	struct imap_str comment;	/* the last comment, unwrapped */
+	struct imap_str *comment;	/* the last comment, unwrapped */
 	bool has_comment;
 };
 
@@ -128,12 +133,12 @@ env_comment(struct env_parser *ep)
 {
 	int depth = 0;
 
-	imap_str_reset(&ep->comment);
+	imap_str_reset(ep->comment);
 	while (ep->s[ep->i] != '\0') {
 		unsigned char c = (unsigned char)ep->s[ep->i++];
 
 		if (c == '\\' && ep->s[ep->i] != '\0') {
-			imap_str_addc(&ep->comment, ep->s[ep->i++]);
+			imap_str_addc(ep->comment, ep->s[ep->i++]);
 			continue;
 		}
 		if (c == '(') {
@@ -144,7 +149,7 @@ env_comment(struct env_parser *ep)
 				break;
 		} else if (c == '\r' || c == '\n')
 			continue;
-		imap_str_addc(&ep->comment, (char)c);
+		imap_str_addc(ep->comment, (char)c);
 	}
 	ep->has_comment = true;
 }
@@ -325,34 +330,32 @@ env_skip_junk(struct env_parser *ep)
 
 /* Writes the address list of value, or NIL; false when it held none. */
 static bool
-env_address_list(struct imap_str *out, const char *value, bool utf8)
+env_address_list(struct imap_str *out, const char *value, bool utf8,
+    struct env_scratch *sc)
 {
-	struct env_parser ep = { .s = value, .out = out, .utf8 = utf8 };
-	struct imap_str phrase, route, mailbox, host;
+	struct env_parser ep = { .s = value, .out = out, .utf8 = utf8,
+	    .comment = &sc->comment };
+	struct imap_str *phrase = &sc->phrase, *route = &sc->route;
+	struct imap_str *mailbox = &sc->mailbox, *host = &sc->host;
 	bool in_group = false;
 	size_t mark = out->len;
 
-	imap_str_init(&ep.comment);
-	imap_str_init(&phrase);
-	imap_str_init(&route);
-	imap_str_init(&mailbox);
-	imap_str_init(&host);
 	while (ep.s[ep.i] != '\0') {
 		bool any;
 		size_t start = ep.i;
 
-		imap_str_reset(&phrase);
-		imap_str_reset(&route);
-		imap_str_reset(&mailbox);
-		imap_str_reset(&host);
+		imap_str_reset(phrase);
+		imap_str_reset(route);
+		imap_str_reset(mailbox);
+		imap_str_reset(host);
 		ep.has_comment = false;
-		env_phrase(&ep, &phrase, &any);
+		env_phrase(&ep, phrase, &any);
 		switch (ep.s[ep.i]) {
 		case ':':
 			ep.i++;
 			if (in_group)
 				env_group_marker(&ep, NULL);
-			env_group_marker(&ep, &phrase);
+			env_group_marker(&ep, phrase);
 			in_group = true;
 			continue;
 		case '<':
@@ -363,54 +366,54 @@ env_address_list(struct imap_str *out, const char *value, bool utf8)
 				while (ep.s[ep.i] != '\0' && ep.s[ep.i] != ':' &&
 				    ep.s[ep.i] != '>') {
 					if (!env_is_wsp((unsigned char)ep.s[ep.i]))
-						imap_str_addc(&route, ep.s[ep.i]);
+						imap_str_addc(route, ep.s[ep.i]);
 					ep.i++;
 				}
 				if (ep.s[ep.i] == ':')
 					ep.i++;
 			}
-			env_glued(&ep, &mailbox, false);
+			env_glued(&ep, mailbox, false);
 			if (ep.s[ep.i] == '@') {
 				ep.i++;
-				env_glued(&ep, &host, true);
+				env_glued(&ep, host, true);
 			}
 			while (ep.s[ep.i] != '\0' && ep.s[ep.i] != '>')
 				ep.i++;
 			if (ep.s[ep.i] == '>')
 				ep.i++;
-			if (mailbox.len == 0 && host.len == 0 && route.len == 0) {
+			if (mailbox->len == 0 && host->len == 0 && route->len == 0) {
 				/* "<>": no address */
 				env_skip_junk(&ep);
 				break;
 			}
-			env_emit(&ep, &phrase, any, &route, &mailbox, &host);
+			env_emit(&ep, phrase, any, route, mailbox, host);
 			env_skip_junk(&ep);
 			break;
 		case '@':
 			/* addr-spec: the phrase was the local part */
 			ep.i = start;
 			ep.has_comment = false;
-			env_glued(&ep, &mailbox, false);
+			env_glued(&ep, mailbox, false);
 			if (ep.s[ep.i] == '@') {
 				ep.i++;
-				env_glued(&ep, &host, true);
+				env_glued(&ep, host, true);
 			}
 			env_skip_cfws(&ep);
-			imap_str_reset(&phrase);
+			imap_str_reset(phrase);
 			if (ep.has_comment)
-				imap_str_add(&phrase, ep.comment.data,
-				    ep.comment.len);
-			env_emit(&ep, &phrase, ep.has_comment, &route,
-			    &mailbox, &host);
+				imap_str_add(phrase, ep.comment->data,
+				    ep.comment->len);
+			env_emit(&ep, phrase, ep.has_comment, route,
+			    mailbox, host);
 			env_skip_junk(&ep);
 			break;
 		default:
 			if (any) {
 				/* words and no address: a local part alone */
 				ep.i = start;
-				env_glued(&ep, &mailbox, false);
-				env_emit(&ep, &phrase, false, &route, &mailbox,
-				    &host);
+				env_glued(&ep, mailbox, false);
+				env_emit(&ep, phrase, false, route, mailbox,
+				    host);
 			}
 			env_skip_junk(&ep);
 			break;
@@ -427,11 +430,6 @@ env_address_list(struct imap_str *out, const char *value, bool utf8)
 	}
 	if (in_group)
 		env_group_marker(&ep, NULL);
-	imap_str_free(&ep.comment);
-	imap_str_free(&phrase);
-	imap_str_free(&route);
-	imap_str_free(&mailbox);
-	imap_str_free(&host);
 	if (!ep.any) {
 		out->len = mark;
 		imap_str_adds(out, "NIL");
@@ -459,6 +457,11 @@ env_nstring(struct imap_str *out, const struct fc_mime_part *root,
 	end = start + strlen(v + start);
 	while (end > start && env_is_wsp((unsigned char)v[end - 1]))
 		end--;
+	if (memchr(v + start, '\n', end - start) == NULL &&
+	    memchr(v + start, '\r', end - start) == NULL) {
+		imap_render_string(out, v + start, end - start, utf8);
+		return;
+	}
 	imap_str_init(&tmp);
 	for (i = start; i < end; i++)
 		if (v[i] != '\r' && v[i] != '\n')
@@ -470,16 +473,16 @@ env_nstring(struct imap_str *out, const struct fc_mime_part *root,
 /* An address field; for Sender and Reply-To, From when it holds none. */
 static void
 env_addresses(struct imap_str *out, const struct fc_mime_part *root,
-    const char *name, bool utf8, bool from_default)
+    const char *name, bool utf8, bool from_default, struct env_scratch *sc)
 {
 	const char *v = fc_mime_part_header(root, name, 0);
 	size_t mark = out->len;
 
-	if (v != NULL && env_address_list(out, v, utf8))
+	if (v != NULL && env_address_list(out, v, utf8, sc))
 		return;
 	out->len = mark;
 	v = from_default ? fc_mime_part_header(root, "From", 0) : NULL;
-	if (v == NULL || !env_address_list(out, v, utf8)) {
+	if (v == NULL || !env_address_list(out, v, utf8, sc)) {
 		out->len = mark;
 		imap_str_adds(out, "NIL");
 	}
@@ -489,25 +492,37 @@ void
 imap_envelope_write(struct imap_str *out, const struct fc_mime_part *root,
     bool utf8)
 {
+	struct env_scratch sc;
+
+	imap_str_init(&sc.comment);
+	imap_str_init(&sc.phrase);
+	imap_str_init(&sc.route);
+	imap_str_init(&sc.mailbox);
+	imap_str_init(&sc.host);
 	imap_str_addc(out, '(');
 	env_nstring(out, root, "Date", utf8);
 	imap_str_addc(out, ' ');
 	env_nstring(out, root, "Subject", utf8);
 	imap_str_addc(out, ' ');
-	env_addresses(out, root, "From", utf8, false);
+	env_addresses(out, root, "From", utf8, false, &sc);
 	imap_str_addc(out, ' ');
-	env_addresses(out, root, "Sender", utf8, true);
+	env_addresses(out, root, "Sender", utf8, true, &sc);
 	imap_str_addc(out, ' ');
-	env_addresses(out, root, "Reply-To", utf8, true);
+	env_addresses(out, root, "Reply-To", utf8, true, &sc);
 	imap_str_addc(out, ' ');
-	env_addresses(out, root, "To", utf8, false);
+	env_addresses(out, root, "To", utf8, false, &sc);
 	imap_str_addc(out, ' ');
-	env_addresses(out, root, "Cc", utf8, false);
+	env_addresses(out, root, "Cc", utf8, false, &sc);
 	imap_str_addc(out, ' ');
-	env_addresses(out, root, "Bcc", utf8, false);
+	env_addresses(out, root, "Bcc", utf8, false, &sc);
 	imap_str_addc(out, ' ');
 	env_nstring(out, root, "In-Reply-To", utf8);
 	imap_str_addc(out, ' ');
 	env_nstring(out, root, "Message-ID", utf8);
 	imap_str_addc(out, ')');
+	imap_str_free(&sc.comment);
+	imap_str_free(&sc.phrase);
+	imap_str_free(&sc.route);
+	imap_str_free(&sc.mailbox);
+	imap_str_free(&sc.host);
 }

@@ -221,6 +221,8 @@ reader_source_read(struct imap_section_reader *r, unsigned char *buf,
 		n = r->mem_len - r->mem_pos;
 		if (n > size)
 			n = size;
+		if (n == 0)
+			return 0;
 		memcpy(buf, r->mem + r->mem_pos, n);
 		r->mem_pos += n;
 		return (ssize_t)n;
@@ -243,6 +245,8 @@ reader_source_read(struct imap_section_reader *r, unsigned char *buf,
 		n = r->pending.len - r->pending_pos;
 		if (n > size)
 			n = size;
+		if (n == 0)
+			return 0;
 		memcpy(buf, r->pending.data + r->pending_pos, n);
 		r->pending_pos += n;
 		return (ssize_t)n;

@@ -256,8 +256,8 @@ check_item(struct fc_arena *a, const char *name, struct msg *m,
 			imap_bodystructure_write(&out, m->root,
 			    strncmp(key, "bodystructure", 13) == 0, utf8);
 		want_len = unescape(arg);
-		if (!ok(out.len == want_len &&
-		    memcmp(out.data, arg, want_len) == 0, "%s %s (%s)",
+		if (!ok(out.len == want_len && (want_len == 0 ||
+		    memcmp(out.data, arg, want_len) == 0), "%s %s (%s)",
 		    name, key, m->what)) {
 			printf("# got: ");
 			escape_print(out.data, out.len);
@@ -331,8 +331,8 @@ check_item(struct fc_arena *a, const char *name, struct msg *m,
 	}
 compare:
 	want_len = unescape(f2);
-	if (!ok(ret == 0 && out.len == want_len &&
-	    memcmp(out.data, f2, want_len) == 0, "%s %s [%s]<%s> (%s)", name,
+	if (!ok(ret == 0 && out.len == want_len && (want_len == 0 ||
+	    memcmp(out.data, f2, want_len) == 0), "%s %s [%s]<%s> (%s)", name,
 	    key, shown(arg), f1, m->what)) {
 		printf("# ret %d, got: ", ret);
 		escape_print(out.data, out.len);
@@ -479,7 +479,7 @@ check_large(void)
 	uint64_t size, total = 0, want;
 	ssize_t n;
 	bool same = true;
-	int fd;
+	int fd, ret;
 	clock_t t0;
 
 	len = sizeof(head) - 1 + lines * (sizeof(line) - 1);
@@ -497,8 +497,9 @@ check_large(void)
 	imap_section_parse(a, "TEXT", 4, false, &sec, &error);
 	want = lines * sizeof(line);
 	t0 = clock();
-	ok(imap_section_open(a, sec, root, fd, false, 0, UINT64_MAX, &r,
-	    &size, &error) == 0 && size == want, "TEXT of 20 MB: %llu bytes",
+	ret = imap_section_open(a, sec, root, fd, false, 0, UINT64_MAX, &r,
+	    &size, &error);
+	ok(ret == 0 && size == want, "TEXT of 20 MB: %llu bytes",
 	    (unsigned long long)size);
 	while ((n = imap_section_read(r, buf, sizeof(buf))) > 0) {
 		for (i = 0; i < (size_t)n; i++) {
@@ -541,13 +542,14 @@ check_shrunk(void)
 	char buf[100];
 	uint64_t size;
 	ssize_t n, total = 0;
-	int fd = temp_file(msg, sizeof(msg) - 1);
+	int ret, fd = temp_file(msg, sizeof(msg) - 1);
 
 	root = fc_mime_parse_fd(a, fd, NULL);
 	imap_section_parse(a, "", 0, false, &sec, &error);
-	ok(imap_section_open(a, sec, root, fd, false, 0, UINT64_MAX, &r,
-	    &size, &error) == 0 && size == sizeof(msg) - 1 + 4,
-	    "BODY[] announces %llu", (unsigned long long)size);
+	ret = imap_section_open(a, sec, root, fd, false, 0, UINT64_MAX, &r,
+	    &size, &error);
+	ok(ret == 0 && size == sizeof(msg) - 1 + 4, "BODY[] announces %llu",
+	    (unsigned long long)size);
 	if (ftruncate(fd, 15) < 0)
 		abort();
 	while ((n = imap_section_read(r, buf, 4)) > 0)
@@ -635,7 +637,8 @@ dump(const char *path, int argc, char **argv)
 	fc_arena_free(&a);
 }
 
-/* Times parsing, then ENVELOPE and BODYSTRUCTURE, of each file. */
+/* Times parsing, then ENVELOPE and BODYSTRUCTURE, of each file (CPU
+ * time, which a busy machine disturbs less than wall time). */
 static void
 bench(int argc, char **argv)
 {
@@ -655,18 +658,18 @@ bench(int argc, char **argv)
 		if (data == NULL)
 			continue;
 		fd = temp_file(data, len);
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
 		for (k = 0; k < rounds; k++) {
 			fc_arena_reset(a);
 			root = fc_mime_parse_fd(a, fd, NULL);
 		}
-		clock_gettime(CLOCK_MONOTONIC, &t1);
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
 		for (k = 0; k < rounds; k++) {
 			imap_str_reset(&out);
 			imap_envelope_write(&out, root, false);
 			imap_bodystructure_write(&out, root, true, false);
 		}
-		clock_gettime(CLOCK_MONOTONIC, &t2);
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t2);
 		printf("%-40s %7zu bytes  parse %6.2f us  "
 		    "ENVELOPE+BODYSTRUCTURE %5.2f us (%zu bytes)\n", argv[i], len,
 		    ((double)(t1.tv_sec - t0.tv_sec) * 1e9 +
