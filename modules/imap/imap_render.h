@@ -5,8 +5,9 @@
  *
  * No network I/O here: the writers append to an imap_str, and a section
  * reader streams the answer from the message's file descriptor, so a
- * 50 MB message never sits in memory (only HEADER.FIELDS subsets are
- * built in memory, and those are bounded by the parser's header limits).
+ * 50 MB message never sits in memory: a reader holds a few 16 KiB
+ * buffers, whatever the section (HEADER.FIELDS and decoded BINARY are
+ * run twice over the file, once to count and once to give the bytes).
  *
  * Wire form: a message stored with LF line ends (crlf false, see
  * fc_msg_open()) is shown with CRLF; every size announced here is the
@@ -104,7 +105,10 @@ struct imap_section_reader;
  * open with partial_len UINT64_MAX and use *size_r alone.
  *
  * Returns 0, or IMAP_SECTION_ERR_* with *error_r set. The reader lives
- * in a; it does not own fd.
+ * in a (about 40 KiB at most, and a cleanup): use an arena per message,
+ * reset once its sections are sent. It does not own fd. crlf is only a
+ * hint: the parser's counts tell which LFs need a CR, so a file stored
+ * either way gives the same bytes.
  */
 int imap_section_open(struct fc_arena *a, const struct imap_section *sec,
     const struct fc_mime_part *root, int fd, bool crlf,

@@ -8,9 +8,10 @@
  * - What the client gets is the CRLF form: every LF without a CR before
  *   it becomes CRLF, whatever the stored file uses (a file stored with
  *   CRLF has none, so it is copied as it is). The sizes come from the
- *   parser's counts, so nothing is read to announce a size, except
- *   BINARY of an encoded part (decoded once to count) and HEADER.FIELDS
- *   (built in memory: only the matching fields).
+ *   parser's counts, so nothing is read to announce a size, except for
+ *   BINARY of an encoded part and for HEADER.FIELDS: those are decoded
+ *   or filtered once to count, then again to give the bytes. Memory
+ *   stays bounded whatever the sizes (a few buffers of 16 KiB).
  * - A part number that does not exist, and HEADER, TEXT or HEADER.FIELDS
  *   of a part that is not a message/rfc822, give an empty string.
  * - HEADER.FIELDS and HEADER.FIELDS.NOT match names without case, keep
@@ -156,26 +157,200 @@ range_read(struct section_range *rg, unsigned char *out, size_t size)
 }
 
 /* ------------------------------------------------------------------ */
+/* HEADER.FIELDS and HEADER.FIELDS.NOT: a filter over the header bytes */
+
+enum fields_state {
+	FIELDS_AT_START,		/* at the start of a line */
+	FIELDS_AT_CR,			/* a CR at the start of a line */
+	FIELDS_IN_NAME,
+	FIELDS_IN_FIELD,
+	FIELDS_DONE,			/* the blank line seen */
+};
+
+struct fields_filter {
+	const struct imap_section *sec;
+	enum fields_state st;
+	bool keep;			/* the current field is shown */
+	bool name_long;
+	bool last_lf;			/* the last byte given was an LF */
+	size_t name_len;
+	char name[SECTION_FIELD_MAX];
+};
+
+static void
+fields_init(struct fields_filter *f, const struct imap_section *sec)
+{
+	f->sec = sec;
+	f->st = FIELDS_AT_START;
+	f->keep = false;
+	f->name_long = false;
+	f->last_lf = true;
+	f->name_len = 0;
+}
+
+static bool
+fields_match(const struct imap_section *sec, const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < sec->nfields; i++)
+		if (strlen(sec->fields[i]) == len &&
+		    strncasecmp(sec->fields[i], name, len) == 0)
+			return true;
+	return false;
+}
+
+static void
+fields_put(struct fields_filter *f, struct imap_str *out, const void *p,
+    size_t n)
+{
+	if (n == 0)
+		return;
+	imap_str_add(out, p, n);
+	f->last_lf = ((const char *)p)[n - 1] == '\n';
+}
+
+/* The selected bytes of in (header bytes in CRLF form) appended to out:
+ * at most n + SECTION_FIELD_MAX + 1 bytes. */
+static void
+fields_feed(struct fields_filter *f, const unsigned char *in, size_t n,
+    struct imap_str *out)
+{
+	size_t i, l;
+
+	for (i = 0; i < n && f->st != FIELDS_DONE; i++) {
+		unsigned char c = in[i];
+
+		switch (f->st) {
+		case FIELDS_AT_CR:
+			if (c == '\n') {
+				f->st = FIELDS_DONE;
+				break;
+			}
+			/* a CR alone starts no field */
+			f->keep = false;
+			f->st = FIELDS_IN_FIELD;
+			break;
+		case FIELDS_AT_START:
+			if (c == ' ' || c == '\t') {
+				if (f->keep)
+					fields_put(f, out, &c, 1);
+				f->st = FIELDS_IN_FIELD;
+				break;
+			}
+			if (c == '\r' || c == '\n') {
+				f->st = c == '\r' ? FIELDS_AT_CR : FIELDS_DONE;
+				break;
+			}
+			f->keep = false;
+			f->name_len = 0;
+			f->name_long = false;
+			f->st = FIELDS_IN_NAME;
+			/* FALLTHROUGH */
+		case FIELDS_IN_NAME:
+			if (c == ':') {
+				l = f->name_len;
+				while (l > 0 && (f->name[l - 1] == ' ' ||
+				    f->name[l - 1] == '\t'))
+					l--;
+				f->keep = !f->name_long && l > 0 &&
+				    fields_match(f->sec, f->name, l);
+				if (f->sec->kind == SECTION_FIELDS_NOT)
+					f->keep = !f->keep && l > 0 &&
+					    !f->name_long;
+				if (f->keep) {
+					fields_put(f, out, f->name,
+					    f->name_len);
+					fields_put(f, out, ":", 1);
+				}
+				f->st = FIELDS_IN_FIELD;
+			} else if (c == '\n')
+				f->st = FIELDS_AT_START; /* no colon: dropped */
+			else if (f->name_len < sizeof(f->name))
+				f->name[f->name_len++] = (char)c;
+			else
+				f->name_long = true;
+			break;
+		case FIELDS_IN_FIELD: {
+			/* the rest of the line at once */
+			const unsigned char *lf = memchr(in + i, '\n', n - i);
+			size_t take = lf == NULL ? n - i :
+			    (size_t)(lf - (in + i)) + 1;
+
+			if (f->keep)
+				fields_put(f, out, in + i, take);
+			i += take - 1;
+			if (lf != NULL)
+				f->st = FIELDS_AT_START;
+			break;
+		}
+		case FIELDS_DONE:
+			break;
+		}
+	}
+}
+
+/* The end of the header: a last field without its line end gets one,
+ * and the blank line follows (RFC 3501 6.4.5), unless the message has
+ * none. */
+static void
+fields_finish(struct fields_filter *f, struct imap_str *out)
+{
+	if (!f->last_lf)
+		fields_put(f, out, "\r\n", 2);
+	if (f->st == FIELDS_DONE)
+		imap_str_adds(out, "\r\n");
+}
+
+/* The size of the selected fields: the filter run once over rg. */
+static int
+fields_count(const struct imap_section *sec, struct section_range *rg,
+    unsigned char *buf, uint64_t *size_r)
+{
+	struct fields_filter f;
+	struct imap_str out;
+	ssize_t n;
+
+	fields_init(&f, sec);
+	imap_str_init(&out);
+	*size_r = 0;
+	while (f.st != FIELDS_DONE &&
+	    (n = range_read(rg, buf, SECTION_READ_SIZE)) != 0) {
+		if (n < 0) {
+			imap_str_free(&out);
+			return -1;
+		}
+		fields_feed(&f, buf, (size_t)n, &out);
+		*size_r += out.len;
+		out.len = 0;
+	}
+	fields_finish(&f, &out);
+	*size_r += out.len;
+	imap_str_free(&out);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* The reader */
 
 enum reader_source {
 	SOURCE_NONE,
 	SOURCE_RANGE,
-	SOURCE_MEMORY,
-	SOURCE_DECODE,
+	SOURCE_DECODE,			/* BINARY of an encoded part */
+	SOURCE_FIELDS,			/* HEADER.FIELDS[.NOT] */
 };
 
 struct imap_section_reader {
 	enum reader_source source;
 	struct section_range rg;
-	const unsigned char *mem;	/* SOURCE_MEMORY */
-	size_t mem_len, mem_pos;
-	/* SOURCE_DECODE: decoded bytes not given out yet */
+	/* SOURCE_DECODE and SOURCE_FIELDS: bytes read from rg go through
+	 * the decoder or the filter into pending, given out from there */
 	struct fc_mime_decoder *dec;
-	unsigned char *dec_in;		/* encoded bytes read */
+	struct fields_filter *fields;
+	unsigned char *in;
 	struct imap_str pending;
 	size_t pending_pos;
-	bool dec_done;
+	bool in_done;
 	uint64_t skip;			/* partial offset still to drop */
 	uint64_t left;			/* bytes still to give */
 };
@@ -205,48 +380,60 @@ count_decoded(void *arg, const void *data, size_t len)
 	*n += len;
 }
 
+/* Refills pending from the next bytes of rg; false at the end. */
+static int
+reader_refill(struct imap_section_reader *r)
+{
+	ssize_t got;
+
+	r->pending.len = 0;
+	r->pending_pos = 0;
+	if (r->in_done)
+		return 0;
+	if (r->fields != NULL && r->fields->st == FIELDS_DONE)
+		got = 0;	/* the rest of the header is not shown */
+	else
+		got = range_read(&r->rg, r->in, SECTION_READ_SIZE);
+	if (got < 0)
+		return -1;
+	if (got == 0) {
+		if (r->dec != NULL)
+			fc_mime_decoder_finish(r->dec);
+		else
+			fields_finish(r->fields, &r->pending);
+		r->in_done = true;
+	} else if (r->dec != NULL)
+		fc_mime_decoder_feed(r->dec, r->in, (size_t)got);
+	else
+		fields_feed(r->fields, r->in, (size_t)got, &r->pending);
+	return 1;
+}
+
 /* The source's bytes before partial and limit; 0 at its end. */
 static ssize_t
 reader_source_read(struct imap_section_reader *r, unsigned char *buf,
     size_t size)
 {
 	size_t n;
+	int ret;
 
 	switch (r->source) {
 	case SOURCE_NONE:
 		return 0;
 	case SOURCE_RANGE:
 		return range_read(&r->rg, buf, size);
-	case SOURCE_MEMORY:
-		n = r->mem_len - r->mem_pos;
-		if (n > size)
-			n = size;
-		if (n == 0)
-			return 0;
-		memcpy(buf, r->mem + r->mem_pos, n);
-		r->mem_pos += n;
-		return (ssize_t)n;
 	case SOURCE_DECODE:
-		while (r->pending_pos == r->pending.len && !r->dec_done) {
-			ssize_t got;
-
-			r->pending.len = 0;
-			r->pending_pos = 0;
-			got = range_read(&r->rg, r->dec_in, SECTION_READ_SIZE);
-			if (got < 0)
+	case SOURCE_FIELDS:
+		while (r->pending_pos == r->pending.len) {
+			ret = reader_refill(r);
+			if (ret < 0)
 				return -1;
-			if (got == 0) {
-				fc_mime_decoder_finish(r->dec);
-				r->dec_done = true;
-			} else
-				fc_mime_decoder_feed(r->dec, r->dec_in,
-				    (size_t)got);
+			if (ret == 0)
+				return 0;
 		}
 		n = r->pending.len - r->pending_pos;
 		if (n > size)
 			n = size;
-		if (n == 0)
-			return 0;
 		memcpy(buf, r->pending.data + r->pending_pos, n);
 		r->pending_pos += n;
 		return (ssize_t)n;
@@ -282,114 +469,6 @@ imap_section_read(struct imap_section_reader *r, void *buf, size_t size)
 	if (n > 0)
 		r->left -= (uint64_t)n;
 	return n;
-}
-
-/* ------------------------------------------------------------------ */
-/* HEADER.FIELDS and HEADER.FIELDS.NOT */
-
-static bool
-fields_match(const struct imap_section *sec, const char *name, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < sec->nfields; i++)
-		if (strlen(sec->fields[i]) == len &&
-		    strncasecmp(sec->fields[i], name, len) == 0)
-			return true;
-	return false;
-}
-
-/* The fields of the header in rg that sec selects, into out. */
-static int
-fields_build(const struct imap_section *sec, struct section_range *rg,
-    struct imap_str *out)
-{
-	enum { AT_START, AT_CR, IN_NAME, IN_FIELD, DONE } st = AT_START;
-	char name[SECTION_FIELD_MAX + 1];
-	size_t name_len = 0;
-	bool keep = false, name_long = false;
-	unsigned char buf[SECTION_READ_SIZE];
-	ssize_t n;
-	size_t i;
-
-	while (st != DONE && (n = range_read(rg, buf, sizeof(buf))) != 0) {
-		if (n < 0)
-			return -1;
-		for (i = 0; i < (size_t)n && st != DONE; i++) {
-			unsigned char c = buf[i];
-
-			switch (st) {
-			case AT_CR:
-				if (c == '\n') {
-					st = DONE;
-					break;
-				}
-				/* a CR alone starts no field */
-				keep = false;
-				st = IN_FIELD;
-				break;
-			case AT_START:
-				if (c == ' ' || c == '\t') {
-					if (keep)
-						imap_str_addc(out, (char)c);
-					st = IN_FIELD;
-					break;
-				}
-				if (c == '\r') {
-					st = AT_CR;
-					break;
-				}
-				if (c == '\n') {
-					st = DONE;
-					break;
-				}
-				keep = false;
-				name_len = 0;
-				name_long = false;
-				st = IN_NAME;
-				/* FALLTHROUGH */
-			case IN_NAME:
-				if (c == ':') {
-					size_t l = name_len;
-
-					while (l > 0 && (name[l - 1] == ' ' ||
-					    name[l - 1] == '\t'))
-						l--;
-					keep = !name_long && l > 0 &&
-					    fields_match(sec, name, l);
-					if (sec->kind == SECTION_FIELDS_NOT)
-						keep = !keep && l > 0;
-					if (keep) {
-						imap_str_add(out, name,
-						    name_len);
-						imap_str_addc(out, ':');
-					}
-					st = IN_FIELD;
-				} else if (c == '\n') {
-					st = AT_START;	/* no colon: dropped */
-				} else if (name_len < SECTION_FIELD_MAX)
-					name[name_len++] = (char)c;
-				else
-					name_long = true;
-				break;
-			case IN_FIELD:
-				if (keep)
-					imap_str_addc(out, (char)c);
-				if (c == '\n')
-					st = AT_START;
-				break;
-			case DONE:
-				break;
-			}
-		}
-	}
-	/* a last field without its line end gets one */
-	if (out->len > 0 && out->data[out->len - 1] != '\n')
-		imap_str_adds(out, "\r\n");
-	/* RFC 3501 6.4.5: the blank line, unless the message has none */
-	if (st == DONE)
-		imap_str_adds(out, "\r\n");
-	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -546,14 +625,16 @@ imap_section_open(struct fc_arena *a, const struct imap_section *sec,
 
 	if (r->source == SOURCE_RANGE && (sec->kind == SECTION_FIELDS ||
 	    sec->kind == SECTION_FIELDS_NOT)) {
-		if (fields_build(sec, &r->rg, &r->pending) < 0) {
-			*error_r = "The message cannot be read";
-			return IMAP_SECTION_ERR_IO;
-		}
-		r->source = SOURCE_MEMORY;
-		r->mem = (const unsigned char *)r->pending.data;
-		r->mem_len = r->pending.len;
-		size = r->pending.len;
+		struct section_range count;
+
+		/* the filter runs twice: to count, then to give the bytes */
+		r->in = fc_arena_alloc(a, SECTION_READ_SIZE);
+		if (range_init(&count, a, fd, start, end, true) < 0 ||
+		    fields_count(sec, &count, r->in, &size) < 0)
+			goto io;
+		r->fields = fc_arena_alloc(a, sizeof(*r->fields));
+		fields_init(r->fields, sec);
+		r->source = SOURCE_FIELDS;
 	}
 
 	if (r->source == SOURCE_RANGE && sec->binary && sec->part[0] != '\0' &&
@@ -574,10 +655,10 @@ imap_section_open(struct fc_arena *a, const struct imap_section *sec,
 				goto io;
 			d = fc_mime_decoder_new(a, p, false, count_decoded,
 			    &size);
-			r->dec_in = fc_arena_alloc(a, SECTION_READ_SIZE);
-			while ((n = range_read(&count, r->dec_in,
+			r->in = fc_arena_alloc(a, SECTION_READ_SIZE);
+			while ((n = range_read(&count, r->in,
 			    SECTION_READ_SIZE)) > 0)
-				fc_mime_decoder_feed(d, r->dec_in, (size_t)n);
+				fc_mime_decoder_feed(d, r->in, (size_t)n);
 			if (n < 0)
 				goto io;
 			fc_mime_decoder_finish(d);

@@ -529,6 +529,61 @@ check_large(void)
 	fc_arena_free(&a);
 }
 
+/* A 1.6 MB header: HEADER.FIELDS.NOT that keeps it all streams it (the
+ * same bytes as HEADER), with little memory; HEADER.FIELDS picks one. */
+static void
+check_large_header(void)
+{
+	const size_t lines = 60000;
+	struct fc_arena *a = fc_arena_new("test", 0);
+	struct fc_mime_part *root;
+	struct imap_str head, all, one;
+	char *data, spec[] = "HEADER.FIELDS.NOT (NOPE)";
+	size_t i, len = 0, used;
+	uint64_t size;
+	int fd, ret;
+
+	data = malloc(lines * 40 + 64);
+	if (data == NULL)
+		abort();
+	for (i = 0; i < lines; i++)
+		len += (size_t)sprintf(data + len, "X-Field-%zu: value %zu\n", i,
+		    i);
+	len += (size_t)sprintf(data + len, "\nbody\n");
+	fd = temp_file(data, len);
+	free(data);
+	root = fc_mime_parse_fd(a, fd, NULL);
+	imap_str_init(&head);
+	imap_str_init(&all);
+	imap_str_init(&one);
+	used = fc_arena_used(a);
+	ret = read_section(a, "HEADER", false, root, fd, false, 0, UINT64_MAX,
+	    &head, &size);
+	ok(ret == 0 && head.len > 1600000, "HEADER of a big header: %zu bytes",
+	    head.len);
+	ok(read_section(a, spec, false, root, fd, false, 0, UINT64_MAX, &all,
+	    &size) == 0 && all.len == head.len &&
+	    memcmp(all.data, head.data, head.len) == 0,
+	    "HEADER.FIELDS.NOT keeping every field is HEADER");
+	ok(fc_arena_used(a) - used < 256 * 1024,
+	    "the readers held %zu bytes", fc_arena_used(a) - used);
+	ok(read_section(a, "HEADER.FIELDS (x-field-59999)", false, root, fd,
+	    false, 0, UINT64_MAX, &one, &size) == 0,
+	    "HEADER.FIELDS of the last field");
+	is_str(imap_str_cstr(&one), "X-Field-59999: value 59999\r\n\r\n",
+	    "is that field and the blank line");
+	imap_str_reset(&one);
+	ok(read_section(a, spec, false, root, fd, false, 1000000, 30, &one,
+	    &size) == 0 && one.len == 30 &&
+	    memcmp(one.data, head.data + 1000000, 30) == 0,
+	    "a partial of it in the middle");
+	imap_str_free(&head);
+	imap_str_free(&all);
+	imap_str_free(&one);
+	close(fd);
+	fc_arena_free(&a);
+}
+
 /* A file that shrank after parsing gives an error, never short data. */
 static void
 check_shrunk(void)
@@ -711,6 +766,7 @@ main(int argc, char **argv)
 	snprintf(imap_dir, sizeof(imap_dir), "%s/imap", dir);
 	check_parse();
 	check_large();
+	check_large_header();
 	check_shrunk();
 	d = opendir(imap_dir);
 	if (!ok(d != NULL, "corpus %s opened", imap_dir))
