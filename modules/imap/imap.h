@@ -1,0 +1,222 @@
+/*
+ * imap.h - what the files of the IMAP module share.
+ *
+ *	imap.c		descriptor, directives, the CAPABILITY built once
+ *	imap_parse.c	command text and sequence sets (no I/O: unit-tested,
+ *			fuzzed)
+ *	imap_str.c	responses: atoms, quoted strings, literals
+ *	imap_session.c	greeting, gathering a command (lines and literals),
+ *			dispatch by state, tagged and untagged responses
+ *	imap_auth.c	CAPABILITY, NOOP, LOGOUT, STARTTLS, LOGIN,
+ *			AUTHENTICATE, ENABLE, ID, NAMESPACE
+ *	imap_mailbox.c	LIST, LSUB, CREATE, DELETE, RENAME, SUBSCRIBE,
+ *			UNSUBSCRIBE, STATUS
+ *	imap_select.c	SELECT, EXAMINE, CLOSE, UNSELECT, EXPUNGE, CHECK,
+ *			APPEND, STORE, COPY, MOVE, IDLE, the untagged news
+ *	imap_fetch.c	FETCH, produced as the socket drains
+ */
+#ifndef FACTEUR_IMAP_H
+#define FACTEUR_IMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <facteur/session.h>
+
+#include "imap_parse.h"
+#include "imap_str.h"
+
+struct fc_sasl;
+struct fc_store;
+struct fc_mailbox;
+struct fc_timer;
+struct fc_append;
+
+/* ------------------------------------------------------------------ */
+/* Configuration */
+
+struct imap_conf {
+	char *greeting;
+	uint64_t max_literal;		/* a literal inside a command */
+	uint64_t max_command;		/* a whole command, literals included */
+	uint64_t max_message;		/* an APPEND */
+	uint64_t login_timeout;		/* ms before login */
+	uint64_t idle_timeout;		/* ms after login (autologout) */
+
+	/* built in init() */
+	char *capability;		/* after login, without the leading word */
+};
+
+/* ------------------------------------------------------------------ */
+/* A session */
+
+enum imap_state {
+	IMAP_ST_NOTAUTH = 0,
+	IMAP_ST_AUTH,
+	IMAP_ST_SELECTED,
+	IMAP_ST_LOGOUT,
+};
+
+/* What the input is, besides command lines. */
+enum imap_input {
+	IMAP_IN_COMMAND = 0,
+	IMAP_IN_LITERAL,		/* a literal into the command buffer */
+	IMAP_IN_APPEND,			/* an APPEND message into a spool */
+	IMAP_IN_SASL,			/* AUTHENTICATE responses */
+	IMAP_IN_IDLE,			/* waiting for DONE */
+};
+
+/* An APPEND in progress (one message; MULTIAPPEND is not offered). */
+struct imap_append {
+	char *tag;
+	char *mailbox;			/* UTF-8 */
+	unsigned int flags;
+	const char **keywords;
+	struct fc_append *ap;		/* the message goes straight in */
+	bool spooled;			/* all its bytes have arrived */
+	bool failed;			/* a write error: refused at the end */
+};
+
+struct imap_fetch;
+
+struct imap_session {
+	struct fc_session *s;
+	const struct imap_conf *conf;
+	enum imap_state state;
+	enum imap_input input;
+	/* what one command needs: emptied when the next one starts */
+	struct fc_arena *arena;
+
+	/* the command being gathered: lines and literals in wire form */
+	struct imap_str cmd;
+	uint64_t cmd_literals;		/* bytes of literals so far */
+
+	/* responses are built here, then written */
+	struct imap_str out;
+
+	/* enabled extensions */
+	bool utf8;			/* UTF8=ACCEPT or IMAP4rev2 */
+	bool rev2;
+
+	/* AUTHENTICATE */
+	struct fc_sasl *sasl;
+	char *sasl_tag;
+
+	/* the store after login, the mailbox in SELECTED */
+	struct fc_store *store;
+	struct fc_mailbox *box;
+	bool readonly;
+	uint32_t exists;		/* the count the client was told */
+	uint32_t recent_sent;
+	/* per message: flags changed by others, FETCH FLAGS owed */
+	uint8_t *changed;
+	uint32_t changed_size;
+	bool any_changed;
+
+	/* IDLE */
+	char *idle_tag;
+	bool watching;
+
+	struct imap_append append;
+
+	/* a FETCH produced as the socket drains */
+	struct imap_fetch *fetch;
+};
+
+/* imap_session.c */
+void imap_write_str(struct imap_session *is);
+void imap_untagged(struct imap_session *is, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+enum fc_next imap_ok(struct imap_session *is, const char *tag,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+enum fc_next imap_no(struct imap_session *is, const char *tag,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+enum fc_next imap_bad(struct imap_session *is, const char *tag,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A store error as a tagged NO with its response code. */
+enum fc_next imap_store_no(struct imap_session *is, const char *tag,
+    const char *what);
+/* The mailbox name argument as UTF-8, or NULL after a BAD/NO. */
+const char *imap_mailbox_arg(struct imap_session *is, const char *tag,
+    const struct imap_arg *arg, enum fc_next *next_r);
+enum fc_next imap_start(struct fc_session *s);
+enum fc_next imap_line(struct fc_session *s, char *line, size_t len);
+enum fc_next imap_line_too_long(struct fc_session *s);
+enum fc_next imap_bytes(struct fc_session *s, const char *data, size_t len,
+    bool last);
+enum fc_next imap_drained(struct fc_session *s);
+void imap_timeout(struct fc_session *s);
+void imap_stop(struct fc_session *s);
+void imap_end(struct fc_session *s);
+
+/* imap_auth.c */
+enum fc_next imap_cmd_capability(struct imap_session *is,
+    struct imap_command *c);
+enum fc_next imap_cmd_starttls(struct imap_session *is,
+    struct imap_command *c);
+enum fc_next imap_cmd_login(struct imap_session *is, struct imap_command *c);
+enum fc_next imap_cmd_authenticate(struct imap_session *is,
+    struct imap_command *c);
+enum fc_next imap_sasl_line(struct imap_session *is, char *line, size_t len);
+enum fc_next imap_cmd_enable(struct imap_session *is, struct imap_command *c);
+enum fc_next imap_cmd_id(struct imap_session *is, struct imap_command *c);
+enum fc_next imap_cmd_namespace(struct imap_session *is,
+    struct imap_command *c);
+/* the CAPABILITY list for this session's state, into is->out */
+void imap_capability_list(struct imap_session *is);
+
+/* imap_mailbox.c */
+enum fc_next imap_cmd_list(struct imap_session *is, struct imap_command *c,
+    bool lsub);
+enum fc_next imap_cmd_create(struct imap_session *is, struct imap_command *c);
+enum fc_next imap_cmd_delete(struct imap_session *is, struct imap_command *c);
+enum fc_next imap_cmd_rename(struct imap_session *is, struct imap_command *c);
+enum fc_next imap_cmd_subscribe(struct imap_session *is,
+    struct imap_command *c, bool on);
+enum fc_next imap_cmd_status(struct imap_session *is, struct imap_command *c);
+
+/* imap_select.c */
+enum fc_next imap_cmd_select(struct imap_session *is, struct imap_command *c,
+    bool readonly);
+enum fc_next imap_cmd_close(struct imap_session *is, struct imap_command *c,
+    bool expunge);
+enum fc_next imap_cmd_expunge(struct imap_session *is,
+    struct imap_command *c, const struct imap_arg *uids);
+enum fc_next imap_cmd_store(struct imap_session *is, struct imap_command *c,
+    const struct imap_arg *args, size_t n, bool uid);
+enum fc_next imap_cmd_copy(struct imap_session *is, struct imap_command *c,
+    const struct imap_arg *args, size_t n, bool uid, bool move);
+enum fc_next imap_cmd_idle(struct imap_session *is, struct imap_command *c);
+enum fc_next imap_idle_line(struct imap_session *is, char *line, size_t len);
+/* APPEND: the part of the command before its message literal */
+int imap_append_prepare(struct imap_session *is, struct imap_command *c,
+    uint64_t size, const char **error_r);
+enum fc_next imap_append_finish(struct imap_session *is, const char *rest,
+    size_t len);
+void imap_append_abort(struct imap_session *is);
+/* Untagged EXISTS, EXPUNGE and FETCH FLAGS for what others changed;
+ * expunges only when allowed. */
+void imap_news(struct imap_session *is, bool expunges);
+void imap_close_mailbox(struct imap_session *is);
+/* A message's flags as "(\Seen $Junk)" into is->out */
+void imap_flags_write(struct imap_session *is, uint32_t seq);
+/* the seqs of a sequence set or UID set, in order; NULL after a BAD */
+uint32_t *imap_seqs(struct imap_session *is, const char *set, bool uid,
+    size_t *n_r);
+/* flag list to FC_FLAG_ bits and keywords; -1 for a bad flag */
+int imap_flags_parse(struct imap_session *is, const struct imap_arg *arg,
+    unsigned int *flags_r, const char ***keywords_r);
+
+/* imap_fetch.c */
+enum fc_next imap_cmd_fetch(struct imap_session *is, struct imap_command *c,
+    const struct imap_arg *args, size_t n, bool uid);
+enum fc_next imap_fetch_more(struct imap_session *is);
+void imap_fetch_abort(struct imap_session *is);
+
+/* imap_search.c */
+enum fc_next imap_cmd_search(struct imap_session *is, struct imap_command *c,
+    const struct imap_arg *args, size_t n, bool uid);
+
+#endif

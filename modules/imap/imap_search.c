@@ -1,0 +1,560 @@
+/*
+ * imap_search.c - SEARCH and UID SEARCH (RFC 3501 6.4.4).
+ *
+ * The keys are parsed into a tree first (a BAD for any mistake before
+ * any message is looked at), then every message of the view is tested.
+ * Keys on flags, sizes, dates and sets use the view alone; keys on the
+ * message's text (FROM, SUBJECT, HEADER, BODY, TEXT, SENT*) read its
+ * file, once per message and only when such a key is present. Text
+ * matches are case-insensitive substring matches on the stored bytes
+ * (ASCII case folding; RFC 2047 words and transfer encodings are not
+ * decoded). CHARSET may be UTF-8 or US-ASCII; others get NO
+ * [BADCHARSET].
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <facteur/arena.h>
+#include <facteur/log.h>
+#include <facteur/session.h>
+#include <facteur/storage.h>
+
+#include "imap.h"
+
+/* A message's text is read whole for text keys up to this size; larger
+ * messages are searched in their first bytes only. */
+#define IMAP_SEARCH_TEXT_MAX	(8 * 1024 * 1024)
+
+enum key {
+	K_ALL = 0, K_FLAG, K_UNFLAG, K_KEYWORD, K_UNKEYWORD, K_NONE,
+	K_LARGER, K_SMALLER, K_BEFORE, K_ON, K_SINCE, K_SENTBEFORE, K_SENTON,
+	K_SENTSINCE, K_SEQ, K_UID, K_NOT, K_OR, K_AND, K_HEADER, K_BODY,
+	K_TEXT,
+};
+
+struct skey {
+	enum key key;
+	unsigned int flag;
+	const char *str;		/* keyword, header name, text */
+	const char *str2;
+	uint64_t num;
+	time_t date;
+	struct imap_seqset set;
+	struct skey *a, *b;		/* NOT: a; OR: a b; AND: list in a */
+	struct skey *next;		/* in an AND list */
+};
+
+struct sparse {
+	struct imap_session *is;
+	const struct imap_arg *args;
+	size_t n, i;
+	const char *error;
+	bool needs_text;
+	int depth;
+};
+
+static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May",
+	"Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+
+/* date: "d-Mon-yyyy" as the start of that day, UTC */
+static int
+search_date(const char *s, time_t *r)
+{
+	struct tm tm;
+	char mon[4];
+	int day, year, n = 0, i;
+
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(s, "%2d-%3s-%4d%n", &day, mon, &year, &n) != 3
+	    || s[n] != '\0')
+		return -1;
+	for (i = 0; i < 12; i++)
+		if (strcasecmp(mon, months[i]) == 0)
+			break;
+	if (i == 12 || day < 1 || day > 31 || year < 1900)
+		return -1;
+	tm.tm_mday = day;
+	tm.tm_mon = i;
+	tm.tm_year = year - 1900;
+	*r = timegm(&tm);
+	return 0;
+}
+
+static const struct imap_arg *
+search_next(struct sparse *sp)
+{
+	if (sp->i >= sp->n) {
+		sp->error = "Missing search argument";
+		return NULL;
+	}
+	return &sp->args[sp->i++];
+}
+
+static const char *
+search_string(struct sparse *sp)
+{
+	const struct imap_arg *a = search_next(sp);
+
+	if (a == NULL)
+		return NULL;
+	if (!imap_arg_is_string(a)) {
+		sp->error = "String expected";
+		return NULL;
+	}
+	return a->str;
+}
+
+static struct skey *search_key(struct sparse *sp);
+
+static struct skey *
+search_and(struct sparse *sp, const struct imap_arg *args, size_t n)
+{
+	struct sparse inner = *sp;
+	struct skey *k = fc_arena_alloc(sp->is->arena, sizeof(*k)), **tail;
+
+	memset(k, 0, sizeof(*k));
+	k->key = K_AND;
+	inner.args = args;
+	inner.n = n;
+	inner.i = 0;
+	inner.depth = sp->depth + 1;
+	tail = &k->a;
+	while (inner.i < inner.n) {
+		struct skey *e = search_key(&inner);
+
+		if (e == NULL) {
+			sp->error = inner.error;
+			return NULL;
+		}
+		*tail = e;
+		tail = &e->next;
+	}
+	sp->needs_text = sp->needs_text || inner.needs_text;
+	return k;
+}
+
+static struct skey *
+search_key(struct sparse *sp)
+{
+	static const struct {
+		const char *name;
+		enum key key;
+		unsigned int flag;
+	} flagkeys[] = {
+		{ "ANSWERED", K_FLAG, FC_FLAG_ANSWERED },
+		{ "DELETED", K_FLAG, FC_FLAG_DELETED },
+		{ "DRAFT", K_FLAG, FC_FLAG_DRAFT },
+		{ "FLAGGED", K_FLAG, FC_FLAG_FLAGGED },
+		{ "SEEN", K_FLAG, FC_FLAG_SEEN },
+		{ "OLD", K_ALL, 0 }, { "ALL", K_ALL, 0 },
+		{ "NEW", K_NONE, 0 }, { "RECENT", K_NONE, 0 },
+		{ "UNANSWERED", K_UNFLAG, FC_FLAG_ANSWERED },
+		{ "UNDELETED", K_UNFLAG, FC_FLAG_DELETED },
+		{ "UNDRAFT", K_UNFLAG, FC_FLAG_DRAFT },
+		{ "UNFLAGGED", K_UNFLAG, FC_FLAG_FLAGGED },
+		{ "UNSEEN", K_UNFLAG, FC_FLAG_SEEN },
+	};
+	static const struct {
+		const char *name;
+		enum key key;
+	} datekeys[] = {
+		{ "BEFORE", K_BEFORE }, { "ON", K_ON }, { "SINCE", K_SINCE },
+		{ "SENTBEFORE", K_SENTBEFORE }, { "SENTON", K_SENTON },
+		{ "SENTSINCE", K_SENTSINCE },
+	};
+	static const char *const hdrkeys[] = { "FROM", "TO", "CC", "BCC",
+		"SUBJECT" };
+	struct fc_arena *a = sp->is->arena;
+	const struct imap_arg *arg = search_next(sp);
+	struct skey *k;
+	const char *s, *v;
+	size_t i;
+
+	if (arg == NULL)
+		return NULL;
+	if (sp->depth > IMAP_DEPTH_MAX) {
+		sp->error = "Search keys nested too deeply";
+		return NULL;
+	}
+	if (arg->type == IMAP_ARG_LIST) {
+		if (arg->count == 0) {
+			sp->error = "Empty search list";
+			return NULL;
+		}
+		return search_and(sp, arg->list, arg->count);
+	}
+	k = fc_arena_alloc(a, sizeof(*k));
+	memset(k, 0, sizeof(*k));
+	if (arg->type != IMAP_ARG_ATOM) {
+		sp->error = "Search key expected";
+		return NULL;
+	}
+	s = arg->str;
+	for (i = 0; i < sizeof(flagkeys) / sizeof(flagkeys[0]); i++)
+		if (strcasecmp(s, flagkeys[i].name) == 0) {
+			k->key = flagkeys[i].key;
+			k->flag = flagkeys[i].flag;
+			return k;
+		}
+	for (i = 0; i < sizeof(datekeys) / sizeof(datekeys[0]); i++)
+		if (strcasecmp(s, datekeys[i].name) == 0) {
+			k->key = datekeys[i].key;
+			if ((v = search_string(sp)) == NULL)
+				return NULL;
+			if (search_date(v, &k->date) < 0) {
+				sp->error = "Invalid date";
+				return NULL;
+			}
+			if (k->key >= K_SENTBEFORE)
+				sp->needs_text = true;
+			return k;
+		}
+	for (i = 0; i < sizeof(hdrkeys) / sizeof(hdrkeys[0]); i++)
+		if (strcasecmp(s, hdrkeys[i]) == 0) {
+			k->key = K_HEADER;
+			k->str = hdrkeys[i];
+			if ((k->str2 = search_string(sp)) == NULL)
+				return NULL;
+			sp->needs_text = true;
+			return k;
+		}
+	if (strcasecmp(s, "KEYWORD") == 0 || strcasecmp(s, "UNKEYWORD") == 0) {
+		k->key = toupper((unsigned char)*s) == 'K' ? K_KEYWORD :
+		    K_UNKEYWORD;
+		if ((k->str = search_string(sp)) == NULL)
+			return NULL;
+		return k;
+	}
+	if (strcasecmp(s, "LARGER") == 0 || strcasecmp(s, "SMALLER") == 0) {
+		k->key = toupper((unsigned char)*s) == 'L' ? K_LARGER :
+		    K_SMALLER;
+		if ((v = search_string(sp)) == NULL)
+			return NULL;
+		if (imap_parse_number(v, UINT32_MAX, &k->num) < 0) {
+			sp->error = "Invalid number";
+			return NULL;
+		}
+		return k;
+	}
+	if (strcasecmp(s, "HEADER") == 0) {
+		k->key = K_HEADER;
+		if ((k->str = search_string(sp)) == NULL
+		    || (k->str2 = search_string(sp)) == NULL)
+			return NULL;
+		sp->needs_text = true;
+		return k;
+	}
+	if (strcasecmp(s, "BODY") == 0 || strcasecmp(s, "TEXT") == 0) {
+		k->key = toupper((unsigned char)*s) == 'B' ? K_BODY : K_TEXT;
+		if ((k->str = search_string(sp)) == NULL)
+			return NULL;
+		sp->needs_text = true;
+		return k;
+	}
+	if (strcasecmp(s, "UID") == 0) {
+		k->key = K_UID;
+		if ((v = search_string(sp)) == NULL)
+			return NULL;
+		if (imap_seqset_parse(v, a, &k->set) < 0) {
+			sp->error = "Invalid UID set";
+			return NULL;
+		}
+		return k;
+	}
+	if (strcasecmp(s, "NOT") == 0) {
+		k->key = K_NOT;
+		sp->depth++;
+		k->a = search_key(sp);
+		sp->depth--;
+		return k->a == NULL ? NULL : k;
+	}
+	if (strcasecmp(s, "OR") == 0) {
+		k->key = K_OR;
+		sp->depth++;
+		k->a = search_key(sp);
+		k->b = k->a == NULL ? NULL : search_key(sp);
+		sp->depth--;
+		return k->b == NULL ? NULL : k;
+	}
+	if (imap_seqset_parse(s, a, &k->set) == 0) {
+		k->key = K_SEQ;
+		return k;
+	}
+	sp->error = "Unknown search key";
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Matching */
+
+struct smsg {
+	struct imap_session *is;
+	uint32_t seq, count, maxuid;
+	char *text;			/* the message, or NULL */
+	size_t len, hdr_len;		/* hdr_len: up to the empty line */
+	bool loaded;
+};
+
+static bool
+contains(const char *hay, size_t n, const char *needle)
+{
+	size_t m = strlen(needle), i;
+
+	if (m == 0)
+		return true;
+	for (i = 0; i + m <= n; i++)
+		if (strncasecmp(hay + i, needle, m) == 0)
+			return true;
+	return false;
+}
+
+static void
+smsg_load(struct smsg *m)
+{
+	struct stat st;
+	size_t want, got = 0;
+	ssize_t r;
+	int fd;
+	char *p;
+
+	m->loaded = true;
+	fd = fc_msg_open(m->is->box, m->seq, NULL);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return;
+	}
+	want = (size_t)st.st_size < IMAP_SEARCH_TEXT_MAX ?
+	    (size_t)st.st_size : IMAP_SEARCH_TEXT_MAX;
+	m->text = fc_malloc(want + 1);
+	while (got < want) {
+		r = pread(fd, m->text + got, want - got, (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	m->text[got] = '\0';
+	m->len = got;
+	m->hdr_len = got;
+	for (p = m->text; p < m->text + got; p++) {
+		p = memchr(p, '\n', (size_t)(m->text + got - p));
+		if (p == NULL)
+			break;
+		if (p + 1 < m->text + got && (p[1] == '\n'
+		    || (p[1] == '\r' && p + 2 < m->text + got
+		    && p[2] == '\n'))) {
+			m->hdr_len = (size_t)(p + 1 - m->text);
+			break;
+		}
+	}
+}
+
+/* The header field's values (all occurrences), unfolded, matched. */
+static bool
+header_match(struct smsg *m, const char *name, const char *value)
+{
+	size_t nl = strlen(name), i = 0;
+
+	while (i < m->hdr_len) {
+		size_t end = i, vstart;
+
+		/* the field runs to the next line not starting with WSP */
+		for (;;) {
+			const char *e = memchr(m->text + end, '\n',
+			    m->hdr_len - end);
+
+			end = e == NULL ? m->hdr_len : (size_t)(e - m->text) + 1;
+			if (end >= m->hdr_len || (m->text[end] != ' '
+			    && m->text[end] != '\t'))
+				break;
+		}
+		if (end - i > nl && strncasecmp(m->text + i, name, nl) == 0
+		    && m->text[i + nl] == ':') {
+			vstart = i + nl + 1;
+			if (contains(m->text + vstart, end - vstart, value))
+				return true;
+		}
+		i = end;
+	}
+	return false;
+}
+
+static time_t
+sent_date(struct smsg *m)
+{
+	/* Date: [day, ]dd Mon yyyy ... : the day it names */
+	size_t i = 0;
+
+	while (i < m->hdr_len) {
+		const char *e = memchr(m->text + i, '\n', m->hdr_len - i);
+		size_t end = e == NULL ? m->hdr_len : (size_t)(e - m->text) + 1;
+
+		if (end - i > 5 && strncasecmp(m->text + i, "Date:", 5) == 0) {
+			char buf[128], mon[4];
+			const char *p;
+			int day, year, k;
+			size_t n = end - i - 5;
+			struct tm tm;
+
+			if (n >= sizeof(buf))
+				n = sizeof(buf) - 1;
+			memcpy(buf, m->text + i + 5, n);
+			buf[n] = '\0';
+			p = strchr(buf, ',');
+			p = p != NULL ? p + 1 : buf;
+			if (sscanf(p, "%d %3s %d", &day, mon, &year) != 3)
+				return 0;
+			for (k = 0; k < 12; k++)
+				if (strcasecmp(mon, months[k]) == 0)
+					break;
+			if (k == 12)
+				return 0;
+			memset(&tm, 0, sizeof(tm));
+			tm.tm_mday = day;
+			tm.tm_mon = k;
+			tm.tm_year = (year < 100 ? year + 1900 : year) - 1900;
+			return timegm(&tm);
+		}
+		i = end;
+	}
+	return 0;
+}
+
+static bool
+search_match(struct smsg *m, const struct skey *k)
+{
+	struct fc_mailbox *box = m->is->box;
+	time_t day;
+	struct skey *e;
+	size_t i, nk;
+
+	switch (k->key) {
+	case K_ALL:
+		return true;
+	case K_NONE:
+		return false;
+	case K_FLAG:
+		return (fc_msg_flags(box, m->seq) & k->flag) != 0;
+	case K_UNFLAG:
+		return (fc_msg_flags(box, m->seq) & k->flag) == 0;
+	case K_KEYWORD:
+	case K_UNKEYWORD:
+		nk = fc_mailbox_keyword_count(box);
+		for (i = 0; i < nk && i < 64; i++)
+			if (strcasecmp(fc_mailbox_keyword(box, i), k->str) == 0)
+				break;
+		if (i == nk || i >= 64)
+			return k->key == K_UNKEYWORD;
+		return ((fc_msg_keywords(box, m->seq) & (1ULL << i)) != 0)
+		    == (k->key == K_KEYWORD);
+	case K_LARGER:
+		return fc_msg_size(box, m->seq, true) > k->num;
+	case K_SMALLER:
+		return fc_msg_size(box, m->seq, true) < k->num;
+	case K_BEFORE:
+	case K_ON:
+	case K_SINCE:
+		day = fc_msg_internal_date(box, m->seq);
+		day -= day % 86400;
+		return k->key == K_BEFORE ? day < k->date : k->key == K_ON ?
+		    day == k->date : day >= k->date;
+	case K_SENTBEFORE:
+	case K_SENTON:
+	case K_SENTSINCE:
+		if (!m->loaded)
+			smsg_load(m);
+		if (m->text == NULL)
+			return false;
+		day = sent_date(m);
+		if (day == 0)
+			return false;
+		return k->key == K_SENTBEFORE ? day < k->date :
+		    k->key == K_SENTON ? day == k->date : day >= k->date;
+	case K_SEQ:
+		return imap_seqset_contains(&k->set, m->seq, m->count);
+	case K_UID:
+		return imap_seqset_contains(&k->set, fc_msg_uid(box, m->seq),
+		    m->maxuid);
+	case K_NOT:
+		return !search_match(m, k->a);
+	case K_OR:
+		return search_match(m, k->a) || search_match(m, k->b);
+	case K_AND:
+		for (e = k->a; e != NULL; e = e->next)
+			if (!search_match(m, e))
+				return false;
+		return true;
+	case K_HEADER:
+	case K_BODY:
+	case K_TEXT:
+		if (!m->loaded)
+			smsg_load(m);
+		if (m->text == NULL)
+			return false;
+		if (k->key == K_HEADER)
+			return header_match(m, k->str, k->str2);
+		if (k->key == K_BODY)
+			return contains(m->text + m->hdr_len,
+			    m->len - m->hdr_len, k->str);
+		return contains(m->text, m->len, k->str);
+	}
+	return false;
+}
+
+enum fc_next
+imap_cmd_search(struct imap_session *is, struct imap_command *c,
+    const struct imap_arg *args, size_t n, bool uid)
+{
+	struct sparse sp = { .is = is, .args = args, .n = n };
+	struct skey *root;
+	struct smsg m = { .is = is };
+	uint32_t seq;
+
+	if (n >= 2 && imap_arg_is_atom(&args[0], "CHARSET")) {
+		if (!imap_arg_is_string(&args[1]))
+			return imap_bad(is, c->tag, "CHARSET name");
+		if (strcasecmp(args[1].str, "UTF-8") != 0
+		    && strcasecmp(args[1].str, "US-ASCII") != 0)
+			return imap_no(is, c->tag, "[BADCHARSET (UTF-8 "
+			    "US-ASCII)] Unsupported charset");
+		sp.i = 2;
+	}
+	if (sp.i >= n)
+		return imap_bad(is, c->tag, "SEARCH keys");
+	root = search_and(&sp, args + sp.i, n - sp.i);
+	if (root == NULL)
+		return imap_bad(is, c->tag, "%s", sp.error != NULL ? sp.error :
+		    "Invalid search");
+	m.count = fc_mailbox_count(is->box);
+	m.maxuid = m.count > 0 ? fc_msg_uid(is->box, m.count) : 0;
+	imap_str_adds(&is->out, "* SEARCH");
+	for (seq = 1; seq <= m.count; seq++) {
+		m.seq = seq;
+		m.loaded = false;
+		if (search_match(&m, root))
+			imap_str_printf(&is->out, " %u", uid ?
+			    fc_msg_uid(is->box, seq) : seq);
+		free(m.text);
+		m.text = NULL;
+		if (is->out.len > 65536) {
+			fc_session_write(is->s, is->out.data, is->out.len);
+			imap_str_reset(&is->out);
+		}
+	}
+	imap_str_adds(&is->out, "\r\n");
+	imap_write_str(is);
+	imap_news(is, uid);
+	return imap_ok(is, c->tag, "SEARCH completed");
+}

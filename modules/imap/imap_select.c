@@ -1,0 +1,729 @@
+/*
+ * imap_select.c - the selected mailbox: SELECT, EXAMINE, CLOSE,
+ * UNSELECT (RFC 3691), EXPUNGE and UID EXPUNGE (RFC 4315), STORE,
+ * COPY and MOVE (RFC 6851) with COPYUID, APPEND with APPENDUID, IDLE
+ * (RFC 2177), and the untagged news of what other sessions changed.
+ *
+ * Sequence numbers never shift under a command: the storage view moves
+ * only in fc_mailbox_sync(), which imap_news() calls before a tagged
+ * answer, holding expunges back after FETCH, STORE and SEARCH (RFC 3501
+ * 7.4.1) so the client learns of them at its next NOOP, CHECK, IDLE or
+ * other command.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <facteur/arena.h>
+#include <facteur/log.h>
+#include <facteur/session.h>
+#include <facteur/storage.h>
+
+#include "imap.h"
+
+static const struct {
+	unsigned int bit;
+	const char *name;
+} imap_system_flags[] = {
+	{ FC_FLAG_ANSWERED, "\\Answered" },
+	{ FC_FLAG_FLAGGED, "\\Flagged" },
+	{ FC_FLAG_DELETED, "\\Deleted" },
+	{ FC_FLAG_SEEN, "\\Seen" },
+	{ FC_FLAG_DRAFT, "\\Draft" },
+};
+#define NSYSTEM	(sizeof(imap_system_flags) / sizeof(imap_system_flags[0]))
+
+void
+imap_flags_write(struct imap_session *is, uint32_t seq)
+{
+	unsigned int flags = fc_msg_flags(is->box, seq);
+	uint64_t kw = fc_msg_keywords(is->box, seq);
+	size_t i, n = fc_mailbox_keyword_count(is->box);
+	bool first = true;
+
+	imap_str_addc(&is->out, '(');
+	for (i = 0; i < NSYSTEM; i++)
+		if (flags & imap_system_flags[i].bit) {
+			if (!first)
+				imap_str_addc(&is->out, ' ');
+			imap_str_adds(&is->out, imap_system_flags[i].name);
+			first = false;
+		}
+	for (i = 0; i < n && i < 64; i++)
+		if (kw & (1ULL << i)) {
+			if (!first)
+				imap_str_addc(&is->out, ' ');
+			imap_str_adds(&is->out, fc_mailbox_keyword(is->box, i));
+			first = false;
+		}
+	imap_str_addc(&is->out, ')');
+}
+
+/* A keyword as RFC 3501 allows: atom characters, no "]" or wildcards. */
+static bool
+imap_keyword_ok(const char *k)
+{
+	const unsigned char *p;
+
+	if (*k == '\0')
+		return false;
+	for (p = (const unsigned char *)k; *p != '\0'; p++)
+		if (*p <= 0x20 || *p >= 0x7f
+		    || strchr("(){%*\"\\]", *p) != NULL)
+			return false;
+	return true;
+}
+
+int
+imap_flags_parse(struct imap_session *is, const struct imap_arg *arg,
+    unsigned int *flags_r, const char ***keywords_r)
+{
+	const struct imap_arg *items = arg;
+	size_t n = 1, i, k, nk = 0;
+	const char **kws;
+
+	if (arg->type == IMAP_ARG_LIST) {
+		items = arg->list;
+		n = arg->count;
+	}
+	kws = fc_arena_alloc(is->arena, (n + 1) * sizeof(*kws));
+	*flags_r = 0;
+	for (i = 0; i < n; i++) {
+		const char *f = items[i].str;
+
+		if (items[i].type != IMAP_ARG_ATOM)
+			return -1;
+		if (*f == '\\') {
+			for (k = 0; k < NSYSTEM; k++)
+				if (strcasecmp(f, imap_system_flags[k].name)
+				    == 0)
+					break;
+			if (k == NSYSTEM)
+				return -1;	/* \Recent, \*, or unknown */
+			*flags_r |= imap_system_flags[k].bit;
+			continue;
+		}
+		if (!imap_keyword_ok(f))
+			return -1;
+		kws[nk++] = f;
+	}
+	kws[nk] = NULL;
+	*keywords_r = kws;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* News */
+
+struct imap_news_ctx {
+	struct imap_session *is;
+	uint32_t *changed;
+	size_t nchanged, size;
+};
+
+static void
+imap_news_expunged(void *arg, uint32_t seq, uint32_t uid)
+{
+	struct imap_news_ctx *nc = arg;
+
+	(void)uid;
+	fc_session_printf(nc->is->s, "* %u EXPUNGE\r\n", seq);
+	nc->is->exists--;
+}
+
+static void
+imap_news_changed(void *arg, uint32_t seq)
+{
+	struct imap_news_ctx *nc = arg;
+
+	if (nc->nchanged == nc->size) {
+		nc->size = nc->size == 0 ? 16 : nc->size * 2;
+		nc->changed = fc_realloc(nc->changed,
+		    nc->size * sizeof(*nc->changed));
+	}
+	nc->changed[nc->nchanged++] = seq;
+}
+
+static const struct fc_sync_ops imap_news_ops = {
+	.expunged = imap_news_expunged,
+	.changed = imap_news_changed,
+};
+
+void
+imap_news(struct imap_session *is, bool expunges)
+{
+	struct imap_news_ctx nc = { .is = is };
+	uint32_t count;
+	size_t i;
+
+	if (is->box == NULL)
+		return;
+	if (fc_mailbox_sync(is->box, expunges ? 0 : FC_SYNC_KEEP_EXPUNGED,
+	    &imap_news_ops, &nc) < 0) {
+		const char *text = "";
+
+		fc_store_error(is->store, &text);
+		fc_log_session(is->s, FC_LOG_WARNING, "event=error op=sync "
+		    "reason=\"%s\"", fc_log_quote(is->arena, text, 200));
+		free(nc.changed);
+		return;
+	}
+	count = fc_mailbox_count(is->box);
+	for (i = 0; i < nc.nchanged; i++) {
+		uint32_t seq = nc.changed[i];
+
+		if (seq > count)
+			continue;
+		imap_str_printf(&is->out, "* %u FETCH (UID %u FLAGS ", seq,
+		    fc_msg_uid(is->box, seq));
+		imap_flags_write(is, seq);
+		imap_str_adds(&is->out, ")\r\n");
+		imap_write_str(is);
+	}
+	free(nc.changed);
+	if (count != is->exists) {
+		is->exists = count;
+		fc_session_printf(is->s, "* %u EXISTS\r\n", count);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Sets */
+
+/* The first seq whose UID is at least uid (count + 1 if none). */
+static uint32_t
+imap_uid_lower(struct fc_mailbox *box, uint32_t count, uint32_t uid)
+{
+	uint32_t lo = 1, hi = count + 1;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (fc_msg_uid(box, mid) < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+uint32_t *
+imap_seqs(struct imap_session *is, const char *set, bool uid, size_t *n_r)
+{
+	struct imap_seqset ss;
+	uint32_t count = fc_mailbox_count(is->box), *out, i;
+	uint32_t maxv = uid ? (count > 0 ? fc_msg_uid(is->box, count) : 0) :
+	    count;
+	int32_t *diff;
+	int32_t depth = 0;
+	size_t k, n = 0;
+
+	if (imap_seqset_parse(set, is->arena, &ss) < 0)
+		return NULL;
+	diff = fc_arena_alloc(is->arena, ((size_t)count + 2) * sizeof(*diff));
+	memset(diff, 0, ((size_t)count + 2) * sizeof(*diff));
+	for (k = 0; k < ss.count; k++) {
+		uint32_t lo = ss.ranges[k].lo, hi = ss.ranges[k].hi, t;
+
+		if (lo == 0)
+			lo = maxv;
+		if (hi == 0)
+			hi = maxv;
+		if (lo > hi) {
+			t = lo;
+			lo = hi;
+			hi = t;
+		}
+		if (count == 0) {
+			if (!uid)
+				return NULL;	/* no message has a number */
+			continue;
+		}
+		if (!uid) {
+			if (lo == 0 || hi > count)
+				return NULL;	/* no such message */
+		} else {
+			/* UIDs: the messages within, none is fine */
+			lo = imap_uid_lower(is->box, count, lo);
+			hi = hi == UINT32_MAX ? count :
+			    imap_uid_lower(is->box, count, hi + 1) - 1;
+			if (lo > hi)
+				continue;
+		}
+		diff[lo]++;
+		diff[hi + 1]--;
+	}
+	out = fc_arena_alloc(is->arena, ((size_t)count + 1) * sizeof(*out));
+	for (i = 1; i <= count; i++) {
+		depth += diff[i];
+		if (depth > 0)
+			out[n++] = i;
+	}
+	*n_r = n;
+	return out;
+}
+
+/* ------------------------------------------------------------------ */
+/* SELECT and EXAMINE, CLOSE and UNSELECT */
+
+void
+imap_close_mailbox(struct imap_session *is)
+{
+	if (is->box == NULL)
+		return;
+	if (is->watching)
+		fc_mailbox_watch(is->box, NULL, NULL);
+	is->watching = false;
+	fc_mailbox_close(&is->box);
+	is->exists = 0;
+	if (is->state == IMAP_ST_SELECTED)
+		is->state = IMAP_ST_AUTH;
+}
+
+enum fc_next
+imap_cmd_select(struct imap_session *is, struct imap_command *c,
+    bool readonly)
+{
+	const char *what = readonly ? "EXAMINE" : "SELECT";
+	enum fc_next next;
+	const char *name;
+	uint32_t count, seq, unseen = 0;
+	size_t i, nk;
+
+	if (c->count != 1)
+		return imap_bad(is, c->tag, "%s mailbox", what);
+	if ((name = imap_mailbox_arg(is, c->tag, &c->args[0], &next)) == NULL)
+		return next;
+	if (is->box != NULL) {
+		imap_close_mailbox(is);
+		/* RFC 7162 3.2.11 would say [CLOSED]; harmless for all */
+		imap_untagged(is, "OK [CLOSED] Previous mailbox closed");
+	}
+	if (fc_mailbox_open(is->store, name, readonly ? FC_OPEN_READONLY : 0,
+	    &is->box) < 0)
+		return imap_store_no(is, c->tag, what);
+	is->state = IMAP_ST_SELECTED;
+	is->readonly = fc_mailbox_readonly(is->box);
+	count = fc_mailbox_count(is->box);
+	is->exists = count;
+	nk = fc_mailbox_keyword_count(is->box);
+	imap_str_adds(&is->out, "* FLAGS (\\Answered \\Flagged \\Deleted "
+	    "\\Seen \\Draft");
+	for (i = 0; i < nk && i < 64; i++)
+		imap_str_printf(&is->out, " %s", fc_mailbox_keyword(is->box, i));
+	imap_str_adds(&is->out, ")\r\n* OK [PERMANENTFLAGS (");
+	if (!is->readonly) {
+		imap_str_adds(&is->out, "\\Answered \\Flagged \\Deleted \\Seen "
+		    "\\Draft");
+		for (i = 0; i < nk && i < 64; i++)
+			imap_str_printf(&is->out, " %s",
+			    fc_mailbox_keyword(is->box, i));
+		if (!fc_mailbox_keywords_full(is->box))
+			imap_str_adds(&is->out, " \\*");
+	}
+	imap_str_adds(&is->out, ")] Flags permitted\r\n");
+	imap_str_printf(&is->out, "* %u EXISTS\r\n* 0 RECENT\r\n", count);
+	for (seq = 1; seq <= count; seq++)
+		if (!(fc_msg_flags(is->box, seq) & FC_FLAG_SEEN)) {
+			unseen = seq;
+			break;
+		}
+	if (unseen > 0)
+		imap_str_printf(&is->out, "* OK [UNSEEN %u] First unseen\r\n",
+		    unseen);
+	imap_str_printf(&is->out, "* OK [UIDVALIDITY %u] UIDs valid\r\n"
+	    "* OK [UIDNEXT %u] Predicted next UID\r\n",
+	    fc_mailbox_uidvalidity(is->box), fc_mailbox_uidnext(is->box));
+	imap_write_str(is);
+	return imap_ok(is, c->tag, "[%s] %s completed", is->readonly ?
+	    "READ-ONLY" : "READ-WRITE", what);
+}
+
+enum fc_next
+imap_cmd_close(struct imap_session *is, struct imap_command *c,
+    bool expunge)
+{
+	const char *what = expunge ? "CLOSE" : "UNSELECT";
+
+	if (c->count != 0)
+		return imap_bad(is, c->tag, "%s takes no arguments", what);
+	/* RFC 3501 6.4.2: \Deleted messages go, without EXPUNGE answers */
+	if (expunge && !is->readonly && fc_mailbox_expunge(is->box, NULL, 0)
+	    < 0) {
+		imap_close_mailbox(is);
+		return imap_store_no(is, c->tag, what);
+	}
+	imap_close_mailbox(is);
+	return imap_ok(is, c->tag, "%s completed", what);
+}
+
+enum fc_next
+imap_cmd_expunge(struct imap_session *is, struct imap_command *c,
+    const struct imap_arg *uidset)
+{
+	uint32_t *seqs, *uids = NULL;
+	size_t n = 0, i;
+	int r;
+
+	if (uidset == NULL && c->count != 0)
+		return imap_bad(is, c->tag, "EXPUNGE takes no arguments");
+	if (is->readonly)
+		return imap_no(is, c->tag, "[READ-ONLY] Mailbox is read-only");
+	if (uidset != NULL) {
+		if ((seqs = imap_seqs(is, uidset->str, true, &n)) == NULL)
+			return imap_bad(is, c->tag, "Invalid UID set");
+		uids = fc_arena_alloc(is->arena, (n + 1) * sizeof(*uids));
+		for (i = 0; i < n; i++)
+			uids[i] = fc_msg_uid(is->box, seqs[i]);
+		r = n == 0 ? 0 : fc_mailbox_expunge(is->box, uids, n);
+	} else
+		r = fc_mailbox_expunge(is->box, NULL, 0);
+	if (r < 0)
+		return imap_store_no(is, c->tag, "EXPUNGE");
+	imap_news(is, true);
+	return imap_ok(is, c->tag, "EXPUNGE completed");
+}
+
+/* ------------------------------------------------------------------ */
+/* STORE */
+
+enum fc_next
+imap_cmd_store(struct imap_session *is, struct imap_command *c,
+    const struct imap_arg *args, size_t n, bool uid)
+{
+	enum fc_store_op op;
+	const char *item, **keywords;
+	unsigned int flags;
+	uint32_t *seqs;
+	size_t count, i;
+	bool silent;
+
+	if (n != 3 || args[0].type != IMAP_ARG_ATOM
+	    || args[1].type != IMAP_ARG_ATOM)
+		return imap_bad(is, c->tag, "STORE set item flags");
+	item = args[1].str;
+	op = *item == '+' ? FC_STORE_ADD : *item == '-' ? FC_STORE_REMOVE :
+	    FC_STORE_REPLACE;
+	if (op != FC_STORE_REPLACE)
+		item++;
+	if (strcasecmp(item, "FLAGS") == 0)
+		silent = false;
+	else if (strcasecmp(item, "FLAGS.SILENT") == 0)
+		silent = true;
+	else
+		return imap_bad(is, c->tag, "Unknown STORE item");
+	if (imap_flags_parse(is, &args[2], &flags, &keywords) < 0)
+		return imap_bad(is, c->tag, "Invalid flag");
+	if ((seqs = imap_seqs(is, args[0].str, uid, &count)) == NULL)
+		return imap_bad(is, c->tag, "Invalid message set");
+	if (is->readonly)
+		return imap_no(is, c->tag, "[READ-ONLY] Mailbox is read-only");
+	if (count > 0 && fc_mailbox_store(is->box, seqs, count, op, flags,
+	    keywords, 0, NULL, NULL, NULL) < 0)
+		return imap_store_no(is, c->tag, "STORE");
+	for (i = 0; i < count && (!silent || uid); i++) {
+		imap_str_printf(&is->out, "* %u FETCH (", seqs[i]);
+		if (uid)
+			imap_str_printf(&is->out, "UID %u%s",
+			    fc_msg_uid(is->box, seqs[i]), silent ? "" : " ");
+		if (!silent) {
+			imap_str_adds(&is->out, "FLAGS ");
+			imap_flags_write(is, seqs[i]);
+		}
+		imap_str_adds(&is->out, ")\r\n");
+		if (is->out.len > 16384)
+			imap_write_str(is);
+	}
+	imap_write_str(is);
+	imap_news(is, false);
+	return imap_ok(is, c->tag, "STORE completed");
+}
+
+/* ------------------------------------------------------------------ */
+/* COPY and MOVE */
+
+/* A UID list as a sequence set: runs of consecutive UIDs as ranges. */
+static void
+imap_uidset_write(struct imap_str *out, const uint32_t *uids, size_t n)
+{
+	size_t i = 0, j;
+
+	while (i < n) {
+		for (j = i; j + 1 < n && uids[j + 1] == uids[j] + 1; j++)
+			;
+		if (i > 0)
+			imap_str_addc(out, ',');
+		if (j > i)
+			imap_str_printf(out, "%u:%u", uids[i], uids[j]);
+		else
+			imap_str_printf(out, "%u", uids[i]);
+		i = j + 1;
+	}
+}
+
+enum fc_next
+imap_cmd_copy(struct imap_session *is, struct imap_command *c,
+    const struct imap_arg *args, size_t n, bool uid, bool move)
+{
+	const char *what = move ? "MOVE" : "COPY";
+	uint32_t *seqs, *src, *dst, uidvalidity = 0;
+	enum fc_next next;
+	const char *dest;
+	size_t count, i;
+
+	if (n != 2 || args[0].type != IMAP_ARG_ATOM)
+		return imap_bad(is, c->tag, "%s set mailbox", what);
+	if ((seqs = imap_seqs(is, args[0].str, uid, &count)) == NULL)
+		return imap_bad(is, c->tag, "Invalid message set");
+	if ((dest = imap_mailbox_arg(is, c->tag, &args[1], &next)) == NULL)
+		return next;
+	if (move && is->readonly)
+		return imap_no(is, c->tag, "[READ-ONLY] Mailbox is read-only");
+	if (count == 0) {
+		/* RFC 9051 6.4.7: nothing to copy is not an error */
+		return imap_ok(is, c->tag, "%s completed", what);
+	}
+	src = fc_arena_alloc(is->arena, count * sizeof(*src));
+	dst = fc_arena_alloc(is->arena, count * sizeof(*dst));
+	for (i = 0; i < count; i++)
+		src[i] = fc_msg_uid(is->box, seqs[i]);
+	if (fc_mailbox_copy(is->box, seqs, count, dest, move, &uidvalidity,
+	    dst) < 0) {
+		if (fc_store_error(is->store, NULL) == FC_ERR_NOTFOUND)
+			return imap_no(is, c->tag, "[TRYCREATE] No such "
+			    "mailbox");
+		return imap_store_no(is, c->tag, what);
+	}
+	imap_str_printf(&is->out, "%s %s [COPYUID %u ", move ? "*" : c->tag,
+	    "OK", uidvalidity);
+	imap_uidset_write(&is->out, src, count);
+	imap_str_addc(&is->out, ' ');
+	imap_uidset_write(&is->out, dst, count);
+	imap_str_printf(&is->out, "] %s completed\r\n", what);
+	if (!move) {
+		/* news before the tagged answer */
+		struct imap_str done = is->out;
+
+		imap_str_init(&is->out);
+		imap_news(is, true);
+		imap_str_free(&is->out);
+		is->out = done;
+		imap_write_str(is);
+		return FC_NEXT_CONTINUE;
+	}
+	imap_write_str(is);
+	imap_news(is, true);
+	return imap_ok(is, c->tag, "MOVE completed");
+}
+
+/* ------------------------------------------------------------------ */
+/* APPEND */
+
+static const char *const imap_months[] = { "Jan", "Feb", "Mar", "Apr",
+	"May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+
+/* "dd-Mon-yyyy hh:mm:ss +zzzz" (day may be " d"); -1 when malformed */
+static int
+imap_date_time(const char *s, time_t *r)
+{
+	struct tm tm;
+	char mon[4];
+	int day, year, hh, mm, ss, zone, n = 0, i;
+
+	memset(&tm, 0, sizeof(tm));
+	if (*s == ' ')
+		s++;
+	if (sscanf(s, "%2d-%3s-%4d %2d:%2d:%2d %5d%n", &day, mon, &year, &hh,
+	    &mm, &ss, &zone, &n) != 7 || s[n] != '\0')
+		return -1;
+	for (i = 0; i < 12; i++)
+		if (strcasecmp(mon, imap_months[i]) == 0)
+			break;
+	if (i == 12 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60
+	    || year < 1970 || (s[n - 5] != '+' && s[n - 5] != '-'))
+		return -1;
+	tm.tm_mday = day;
+	tm.tm_mon = i;
+	tm.tm_year = year - 1900;
+	tm.tm_hour = hh;
+	tm.tm_min = mm;
+	tm.tm_sec = ss;
+	zone = zone < 0 ? -zone : zone;
+	*r = timegm(&tm) - (s[n - 5] == '-' ? -1 : 1) *
+	    ((zone / 100) * 3600 + (zone % 100) * 60);
+	return 0;
+}
+
+int
+imap_append_prepare(struct imap_session *is, struct imap_command *c,
+    uint64_t size, const char **error_r)
+{
+	struct imap_append *ap = &is->append;
+	const char **keywords = NULL;
+	unsigned int flags = 0;
+	enum fc_next next;
+	const char *name;
+	time_t date = 0;
+	size_t i = 1;
+
+	(void)size;
+	memset(ap, 0, sizeof(*ap));
+	ap->tag = fc_arena_strdup(is->arena, c->tag);
+	if (c->count > 3) {
+		*error_r = "[CLIENTBUG] APPEND mailbox [(flags)] [date] "
+		    "{size}: MULTIAPPEND is not offered";
+		return -1;
+	}
+	if (i < c->count && c->args[i].type == IMAP_ARG_LIST) {
+		if (imap_flags_parse(is, &c->args[i], &flags, &keywords) < 0) {
+			*error_r = "[CLIENTBUG] Invalid flag";
+			return -1;
+		}
+		i++;
+	}
+	if (i < c->count) {
+		if (c->args[i].type != IMAP_ARG_QUOTED
+		    || imap_date_time(c->args[i].str, &date) < 0) {
+			*error_r = "[CLIENTBUG] Invalid date-time";
+			return -1;
+		}
+		i++;
+	}
+	if (i != c->count) {
+		*error_r = "[CLIENTBUG] APPEND mailbox [(flags)] [date] {size}";
+		return -1;
+	}
+	/* imap_mailbox_arg() answers on its own; here the answer is ours */
+	if (!imap_arg_is_string(&c->args[0])) {
+		*error_r = "[CLIENTBUG] Mailbox name expected";
+		return -1;
+	}
+	{
+		const char *reason = "invalid name";
+
+		if (fc_mailbox_is_inbox(c->args[0].str))
+			name = "INBOX";
+		else if (strlen(c->args[0].str) != c->args[0].len)
+			name = NULL;
+		else if (is->utf8)
+			name = c->args[0].str;
+		else
+			name = fc_mutf7_decode(is->arena, c->args[0].str,
+			    &reason);
+		if (name == NULL || fc_mailbox_name_check(name, &reason) < 0) {
+			*error_r = "[CANNOT] Invalid mailbox name";
+			return -1;
+		}
+	}
+	(void)next;
+	ap->mailbox = fc_arena_strdup(is->arena, name);
+	if (fc_append_begin(is->store, name, flags, keywords, date, &ap->ap)
+	    < 0) {
+		switch (fc_store_error(is->store, NULL)) {
+		case FC_ERR_NOTFOUND:
+			*error_r = "[TRYCREATE] No such mailbox";
+			break;
+		case FC_ERR_NOQUOTA:
+			*error_r = "[OVERQUOTA] Quota exceeded";
+			break;
+		case FC_ERR_BADNAME:
+			*error_r = "[CANNOT] Invalid mailbox name";
+			break;
+		default:
+			*error_r = "[SERVERBUG] Cannot store the message now";
+			break;
+		}
+		ap->ap = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void
+imap_append_abort(struct imap_session *is)
+{
+	if (is->append.ap != NULL)
+		fc_append_abort(&is->append.ap);
+	is->append.ap = NULL;
+}
+
+/* The line after the message: the end of the command. */
+enum fc_next
+imap_append_finish(struct imap_session *is, const char *rest, size_t len)
+{
+	struct imap_append *ap = &is->append;
+	uint32_t uidvalidity = 0, uid = 0;
+
+	is->input = IMAP_IN_COMMAND;
+	imap_str_reset(&is->cmd);
+	if (len != 0) {
+		imap_append_abort(is);
+		return imap_bad(is, ap->tag, "[CLIENTBUG] One message per "
+		    "APPEND: MULTIAPPEND is not offered");
+	}
+	if (ap->ap == NULL || ap->failed) {
+		bool had = ap->ap != NULL;
+
+		imap_append_abort(is);
+		if (had)
+			return imap_store_no(is, ap->tag, "APPEND");
+		return imap_no(is, ap->tag, "[TRYCREATE] Cannot append there");
+	}
+	if (fc_append_commit(&ap->ap, &uidvalidity, &uid) < 0) {
+		ap->ap = NULL;
+		return imap_store_no(is, ap->tag, "APPEND");
+	}
+	ap->ap = NULL;
+	if (is->state == IMAP_ST_SELECTED)
+		imap_news(is, true);
+	if (uid != 0)
+		return imap_ok(is, ap->tag, "[APPENDUID %u %u] APPEND completed",
+		    uidvalidity, uid);
+	return imap_ok(is, ap->tag, "APPEND completed");
+}
+
+/* ------------------------------------------------------------------ */
+/* IDLE */
+
+static void
+imap_idle_changed(struct fc_mailbox *box, void *arg)
+{
+	struct imap_session *is = arg;
+
+	(void)box;
+	if (is->input == IMAP_IN_IDLE)
+		imap_news(is, true);
+}
+
+enum fc_next
+imap_cmd_idle(struct imap_session *is, struct imap_command *c)
+{
+	if (c->count != 0)
+		return imap_bad(is, c->tag, "IDLE takes no arguments");
+	is->idle_tag = fc_arena_strdup(is->arena, c->tag);
+	imap_news(is, true);
+	if (is->box != NULL && !is->watching) {
+		if (fc_mailbox_watch(is->box, imap_idle_changed, is) == 0)
+			is->watching = true;
+	}
+	is->input = IMAP_IN_IDLE;
+	fc_session_puts(is->s, "+ idling\r\n");
+	return FC_NEXT_CONTINUE;
+}
+
+enum fc_next
+imap_idle_line(struct imap_session *is, char *line, size_t len)
+{
+	is->input = IMAP_IN_COMMAND;
+	if (is->watching) {
+		fc_mailbox_watch(is->box, NULL, NULL);
+		is->watching = false;
+	}
+	if (len != 4 || strncasecmp(line, "DONE", 4) != 0)
+		return imap_bad(is, is->idle_tag, "Expected DONE");
+	imap_news(is, true);
+	return imap_ok(is, is->idle_tag, "IDLE terminated");
+}
