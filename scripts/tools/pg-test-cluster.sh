@@ -92,7 +92,7 @@ EOF
 	pg_resume "$dir"
 	as_owner "$bin/psql" -X -q -h "$dir" -p "$port" -U postgres \
 	    -d postgres -v ON_ERROR_STOP=1 \
-	    -c "CREATE ROLE $PG_ROLE LOGIN" \
+	    -c "CREATE ROLE $PG_ROLE LOGIN CREATEDB" \
 	    -c "CREATE DATABASE $PG_DB OWNER $PG_ROLE" >/dev/null ||
 	    die "cannot create the database"
 	pg_env "$dir"
