@@ -22,6 +22,7 @@
 
 #include <facteur/arena.h>
 #include <facteur/auth.h>
+#include <facteur/command.h>
 #include <facteur/io.h>
 #include <facteur/storage.h>
 
@@ -35,6 +36,12 @@
  * in (and -export-dynamic shows it to the module).
  */
 struct fc_io *(*const senv_io_watch)(int, fc_io_fn *, void *) = fc_io_watch;
+/* the same for what the pgsql module calls: its `db` command, the
+ * watch's retries */
+int (*const senv_command_add)(struct fc_core *, const char *, const char *,
+    fc_command_fn *, void *, const char **) = fc_command_add;
+struct fc_alarm *(*const senv_alarm_add)(uint64_t, fc_alarm_fn *, void *) =
+    fc_alarm_add;
 
 int
 sx_write_file(const char *path, const char *data, size_t len)
@@ -57,6 +64,14 @@ sx_write_file(const char *path, const char *data, size_t len)
 		done += (size_t)n;
 	}
 	return close(fd);
+}
+
+bool
+senv_pgsql(void)
+{
+	const char *b = getenv("FACTEUR_TEST_STORAGE");
+
+	return b != NULL && strcmp(b, "pgsql") == 0;
 }
 
 static int
@@ -103,8 +118,10 @@ senv_setup(struct senv *e, const char *tag, const char *users,
 	    "state_dir %s/state;\nload passwd-file maildir;\n"
 	    "passwd-file {\n\tpath %s/passwd;\n"
 	    "\tallow_plaintext_passwords yes;\n}\n"
-	    "maildir {\n\tlocation %s/%%d/%%n;\n\t%s\n}\n", e->dir, e->dir,
-	    e->mail, maildir_extra != NULL ? maildir_extra : "");
+	    "maildir {\n\tlocation %s/%%d/%%n;\n\t%s\n}\n%s", e->dir, e->dir,
+	    e->mail, maildir_extra != NULL ? maildir_extra : "",
+	    senv_pgsql() ? "load pgsql;\nstorage pgsql;\n"
+	    "pgsql {\n\tschema auto;\n}\n" : "");
 	if (n < 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/facteur.conf", e->dir);

@@ -49,6 +49,13 @@ int senv_setup(struct senv *e, const char *tag, const char *users,
 #define SENV_FRESH_ARG	"--fresh-process"
 pid_t senv_spawn_fresh(struct senv *e, const char *mode, int out_fd);
 int senv_attach(struct senv *e, const char *dir);
+/*
+ * Whether the tests run against the pgsql module (FACTEUR_TEST_STORAGE
+ * =pgsql, the database from libpq's PG* variables: see
+ * test_storage_pgsql.sh) rather than maildir. Checks of maildir's files
+ * on disk are skipped then.
+ */
+bool senv_pgsql(void);
 /* Frees the core and, unless keep, removes the scratch folder (not an
  * attached one's). */
 void senv_teardown(struct senv *e, bool keep);
