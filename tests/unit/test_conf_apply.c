@@ -425,7 +425,7 @@ test_values(void)
 	core = load(NULL, 1);
 	if (ok(core != NULL, "embedded default: loads")) {
 		const struct fc_service *echo = NULL, *smtp = NULL;
-		const struct fc_service *pop3 = NULL;
+		const struct fc_service *pop3 = NULL, *imap = NULL;
 		size_t i;
 		int kinds = 0;
 
@@ -436,11 +436,16 @@ test_values(void)
 				smtp = core->services[i];
 			if (strcmp(core->services[i]->module->name, "pop3") == 0)
 				pop3 = core->services[i];
+			if (strcmp(core->services[i]->module->name, "imap") == 0)
+				imap = core->services[i];
 		}
-		ok(core->nservices == 3, "embedded default: three services");
+		ok(core->nservices == 4, "embedded default: four services");
 		ok(pop3 != NULL && pop3->sc.listens != NULL &&
 		    strcmp(pop3->sc.listens->text, "127.0.0.1:1110") == 0,
 		    "embedded default: pop3 on 1110");
+		ok(imap != NULL && imap->sc.listens != NULL &&
+		    strcmp(imap->sc.listens->text, "127.0.0.1:1143") == 0,
+		    "embedded default: imap on 1143");
 		ok(echo != NULL && echo->sc.listens != NULL &&
 		    strcmp(echo->sc.listens->text, "127.0.0.1:7007") == 0,
 		    "embedded default: echo on 7007");
