@@ -455,6 +455,15 @@ check_parse(void)
 	is_str(imap_str_cstr(&out), "BINARY[1.2]<10>", "BINARY named");
 	ok(imap_section_parse(a, "1.TEXT", 6, true, &sec, &error) < 0,
 	    "BINARY[1.TEXT] is refused");
+	ok(imap_section_parse(a, "2.MIME", 6, false, &sec, &error) == 0 &&
+	    imap_section_is_header(sec), "2.MIME is a header section");
+	ok(imap_section_parse(a, "HEADER.FIELDS (A)", 17, false, &sec,
+	    &error) == 0 && imap_section_is_header(sec),
+	    "HEADER.FIELDS is a header section");
+	ok(imap_section_parse(a, "1.TEXT", 6, false, &sec, &error) == 0 &&
+	    !imap_section_is_header(sec), "1.TEXT is not");
+	ok(imap_section_parse(a, "", 0, false, &sec, &error) == 0 &&
+	    !imap_section_is_header(sec), "[] is not");
 	ok(imap_section_parse(a, "HEADER", 6, true, &sec, &error) < 0,
 	    "BINARY[HEADER] is refused");
 	imap_str_free(&out);
