@@ -100,6 +100,19 @@ static const struct fc_directive smtp_directives[] = {
 	  .offset = SMTP_OFF(queue_lifetime), .def = "5d", .min = 1000,
 	  .syntax = "TIME",
 	  .help = "how long a message may wait before it is returned" },
+	{ .name = "lmtp_dsn", .type = FC_D_BOOL,
+	  .offset = SMTP_OFF(lmtp_dsn), .def = "no", .syntax = "yes | no",
+	  .help = "offer DSN on LMTP listeners: NOTIFY=SUCCESS then gets a "
+	  "\"delivered\" report from here" },
+	{ .name = "delay_warning", .type = FC_D_TIME,
+	  .offset = SMTP_OFF(delay_warning), .def = "4h", .syntax = "TIME",
+	  .help = "tell the sender once when a message has waited this long "
+	  "for a recipient that asked (NOTIFY=DELAY); 0: never" },
+	{ .name = "delay_warning_default", .type = FC_D_BOOL,
+	  .offset = SMTP_OFF(delay_warning_default), .def = "no",
+	  .syntax = "yes | no",
+	  .help = "send delay_warning's report for recipients given without "
+	  "NOTIFY too" },
 	{ .name = "retry_min", .type = FC_D_TIME,
 	  .offset = SMTP_OFF(retry_min), .def = "5m", .min = 1000,
 	  .syntax = "TIME",
@@ -158,7 +171,8 @@ smtp_make_ehlo(struct fc_arena *a, const struct smtp_conf *conf,
 	    "PIPELINING\nSIZE %llu\n8BITMIME\nSMTPUTF8\n"
 	    "ENHANCEDSTATUSCODES\nCHUNKING\n%s%s",
 	    (unsigned long long)conf->max_message_size,
-	    kind == SMTP_KIND_SUBMISSION ? "DSN\n" : "",
+	    kind == SMTP_KIND_SUBMISSION || (kind == SMTP_KIND_LMTP
+	    && conf->lmtp_dsn) ? "DSN\n" : "",
 	    conf->vrfy ? "VRFY\n" : "");
 }
 

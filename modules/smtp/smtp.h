@@ -63,6 +63,9 @@ struct smtp_conf {
 	struct smtp_route *routes;
 	size_t nroutes;
 	uint64_t queue_lifetime;
+	uint64_t delay_warning;		/* 0: no delay reports */
+	bool delay_warning_default;	/* also without NOTIFY */
+	bool lmtp_dsn;			/* DSN on LMTP too */
 	uint64_t retry_min;
 	uint64_t retry_max;
 	unsigned int queue_concurrency;
@@ -189,6 +192,14 @@ enum fc_next smtp_error(struct smtp_session *ss, const char *fmt, ...)
 void smtp_transaction_reset(struct smtp_session *ss);
 int smtp_spool_open(struct smtp_session *ss);
 
+/* DSN (RFC 3461) is offered on submission, and on LMTP with lmtp_dsn. */
+static inline bool
+smtp_dsn_offered(const struct smtp_session *ss)
+{
+	return ss->kind == SMTP_KIND_SUBMISSION
+	    || (ss->kind == SMTP_KIND_LMTP && ss->conf->lmtp_dsn);
+}
+
 /* smtp_cmd.c */
 enum fc_next smtp_dispatch(struct smtp_session *ss, char *line, size_t len);
 
@@ -216,8 +227,15 @@ int smtp_policy_rcpt(struct smtp_session *ss, const struct smtp_path *p,
 /* smtp_runner.c, smtp_bounce.c */
 extern const struct fc_process_ops smtp_runner_ops;
 struct fc_core;
-int smtp_bounce(const struct smtp_conf *conf, const char *dir,
-    struct fc_core *core, struct smtp_qentry *e);
+/*
+ * Puts a delivery status notification to e's sender in the queue dir,
+ * naming the recipients whose action is set. The original is read from
+ * msg_fd (with pread), or from the queue when it is -1; retry_until is
+ * for delay reports. 0, or -1 when it could not be written.
+ */
+int smtp_report(const struct smtp_conf *conf, const char *dir,
+    struct fc_core *core, struct smtp_qentry *e, int msg_fd,
+    int64_t retry_until);
 int smtp_queue_command(struct fc_core *core, void *arg, int argc,
     char **argv);
 

@@ -1,15 +1,23 @@
 /*
- * smtp_bounce.c - delivery status notifications (RFC 3464) for the
- * recipients the queue gave up on.
+ * smtp_bounce.c - delivery status notifications (RFC 3464): failures the
+ * queue gave up on, delays past delay_warning, and deliveries the sender
+ * asked to hear of (NOTIFY=SUCCESS).
  *
- * The report is a new queue entry from the null sender, so it can never
- * cause a report of its own (no bounce loops), to the original sender:
- * a multipart/report with a few lines for people, a message/delivery-
- * status part (one block per failed recipient that asked to hear of it,
- * with the next hop's answer), and the original message, whole when the
- * sender asked for RET=FULL or said nothing and it is not too large,
- * else its header only. A recipient with NOTIFY=NEVER, or NOTIFY without
- * FAILURE, is left out even when another one's failure makes a report.
+ * Every kind goes the same way. The report is a new queue entry from
+ * the null sender, so it can never cause a report of its own (no bounce
+ * loops), to the original sender: a multipart/report with a few lines
+ * for people, a message/delivery-status part (one block per recipient
+ * the caller marked with an action, with the last answer for it), and
+ * the original message, whole when the sender asked for RET=FULL or said
+ * nothing and it is not too large, else its header only. The caller
+ * marks only recipients that asked (smtp_queue_wants_report() and the
+ * NOTIFY bits), so one with NOTIFY=NEVER is left out even when another
+ * one's failure makes a report.
+ *
+ * Actions (RFC 3464 2.3.3): "failed" (Status 5.x.x), "delayed" (4.x.x of
+ * the last attempt, with Will-Retry-Until), "delivered" into a mailbox
+ * here and "relayed" to a next hop that does not announce DSN (2.x.x).
+ * One report may hold several kinds; its subject names the gravest.
  *
  * Original-Recipient only when the client gave ORCPT (RFC 3464 2.3.1:
  * the address as the sender specified it, which without ORCPT we do
@@ -22,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,9 +53,13 @@ bounce_date(char *buf, size_t size, time_t t)
 	strftime(buf, size, "%a, %d %b %Y %H:%M:%S %z", &tm);
 }
 
-/* "550 5.1.1 User unknown" -> "5.1.1", or a status from the class. */
+/*
+ * The status of class cls from a reply: "550 5.1.1 User unknown" ->
+ * "5.1.1" for a failure, "451 4.4.1 ..." -> "4.4.1" for a delay, or
+ * cls.0.0.
+ */
 static const char *
-bounce_status(struct fc_arena *a, const char *reply)
+bounce_status(struct fc_arena *a, const char *reply, int cls)
 {
 	const char *p = reply;
 	int x, y, z;
@@ -54,18 +67,26 @@ bounce_status(struct fc_arena *a, const char *reply)
 	while (*p != '\0' && *p != ' ')
 		p++;
 	if (*p == ' ' && sscanf(p + 1, "%d.%d.%d", &x, &y, &z) == 3
-	    && (x == 4 || x == 5))
-		return fc_arena_printf(a, "5.%d.%d", y, z);
-	if (sscanf(reply, "%d.%d.%d", &x, &y, &z) == 3)
-		return fc_arena_printf(a, "5.%d.%d", y, z);
-	return "5.0.0";
+	    && x >= 2 && x <= 5 && y >= 0 && y < 1000 && z >= 0 && z < 1000)
+		return fc_arena_printf(a, "%d.%d.%d", cls, y, z);
+	if (sscanf(reply, "%d.%d.%d", &x, &y, &z) == 3 && x >= 2 && x <= 5
+	    && y >= 0 && y < 1000 && z >= 0 && z < 1000)
+		return fc_arena_printf(a, "%d.%d.%d", cls, y, z);
+	return fc_arena_printf(a, "%d.0.0", cls);
 }
 
-/* The recipients a report names: failed, and wanting to hear of it. */
+static const char *const bounce_actions[] = {
+	[SMTP_ACT_FAILED] = "failed",
+	[SMTP_ACT_DELAYED] = "delayed",
+	[SMTP_ACT_DELIVERED] = "delivered",
+	[SMTP_ACT_RELAYED] = "relayed",
+};
+
+/* The recipients a report names: those the caller marked. */
 static bool
-bounce_reported(const struct smtp_qentry *e, const struct smtp_qrcpt *rc)
+bounce_reported(const struct smtp_qrcpt *rc)
 {
-	return rc->state == SMTP_Q_FAILED && smtp_queue_wants_report(e, rc);
+	return rc->action > SMTP_ACT_NONE && rc->action <= SMTP_ACT_RELAYED;
 }
 
 static int
@@ -85,15 +106,18 @@ bounce_write_all(int fd, const char *s, size_t len)
 	return 0;
 }
 
-/* Copies the original: whole, or up to and with its header's end. */
+/* Copies the original: whole, or up to and with its header's end. It
+ * reads with pread, so a spool file's offset stays where it was. */
 static int
 bounce_copy_original(int out, int in, bool whole)
 {
 	char buf[65536];
 	int state = 0;		/* 1: at a line's start, 2: and a CR seen */
 	ssize_t n, i;
+	off_t off = 0;
 
-	while ((n = read(in, buf, sizeof(buf))) > 0) {
+	while ((n = pread(in, buf, sizeof(buf), off)) > 0) {
+		off += n;
 		for (i = 0; !whole && i < n; i++) {
 			char c = buf[i];
 
@@ -113,19 +137,53 @@ bounce_copy_original(int out, int in, bool whole)
 	return n < 0 ? -1 : 0;
 }
 
+/* What the report is about, for its subject and its first words. */
+static bool
+bounce_kind(const struct smtp_qentry *e, const char **subject_r,
+    const char **intro_r)
+{
+	bool failed = false, delayed = false;
+	size_t i;
+
+	for (i = 0; i < e->nrcpts; i++) {
+		failed |= e->rcpts[i].action == SMTP_ACT_FAILED;
+		delayed |= e->rcpts[i].action == SMTP_ACT_DELAYED;
+	}
+	if (failed) {
+		*subject_r = "Undelivered Mail Returned to Sender";
+		*intro_r = "Your message could not be delivered to one or "
+		    "more recipients.\r\nThe answers of the mail systems "
+		    "that refused it follow.";
+	} else if (delayed) {
+		*subject_r = "Delayed Mail (still being retried)";
+		*intro_r = "Your message could not be delivered yet to one "
+		    "or more recipients.\r\nIt will be tried again; you do "
+		    "not need to send it again.\r\nThe last answers follow.";
+	} else {
+		*subject_r = "Successful Mail Delivery Report";
+		*intro_r = "Your message was delivered to the recipients "
+		    "below, as you asked.\r\n\"relayed\" means it went on "
+		    "to a mail system that does not report deliveries.";
+	}
+	return failed;
+}
+
 int
-smtp_bounce(const struct smtp_conf *conf, const char *dir,
-    struct fc_core *core, struct smtp_qentry *e)
+smtp_report(const struct smtp_conf *conf, const char *dir,
+    struct fc_core *core, struct smtp_qentry *e, int msg_fd,
+    int64_t retry_until)
 {
 	struct fc_arena *a = fc_arena_new("bounce", 4096);
 	const char *host = conf->hostname != NULL ? conf->hostname :
 	    fc_core_hostname(core);
+	const char *subject, *intro;
 	struct smtp_qentry *b = NULL;
 	struct smtp_qrcpt *rc;
 	char id[SMTP_QUEUE_ID_MAX], boundary[64], date[64], arrival[64];
+	char until[64];
 	char *text, *path;
 	uint64_t rnd = 0;
-	bool whole;
+	bool whole, failed;
 	size_t i;
 	int out = -1, in = -1, ret = -1;
 
@@ -135,11 +193,13 @@ smtp_bounce(const struct smtp_conf *conf, const char *dir,
 	snprintf(boundary, sizeof(boundary), "%s/%s", id, host);
 	bounce_date(date, sizeof(date), time(NULL));
 	bounce_date(arrival, sizeof(arrival), (time_t)e->created);
+	bounce_date(until, sizeof(until), (time_t)retry_until);
+	failed = bounce_kind(e, &subject, &intro);
 
 	text = fc_arena_printf(a,
 	    "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n"
 	    "To: <%s>\r\n"
-	    "Subject: Undelivered Mail Returned to Sender\r\n"
+	    "Subject: %s\r\n"
 	    "Date: %s\r\n"
 	    "Message-ID: <%s@%s>\r\n"
 	    "Auto-Submitted: auto-replied\r\n"
@@ -154,15 +214,16 @@ smtp_bounce(const struct smtp_conf *conf, const char *dir,
 	    "\r\n"
 	    "This is the mail system at host %s.\r\n"
 	    "\r\n"
-	    "Your message could not be delivered to one or more recipients.\r\n"
-	    "The answers of the mail systems that refused it follow.\r\n"
+	    "%s\r\n"
 	    "\r\n",
-	    host, e->sender, date, id, host, boundary, boundary, host);
+	    host, e->sender, subject, date, id, host, boundary, boundary, host,
+	    intro);
 	for (i = 0; i < e->nrcpts; i++) {
 		rc = &e->rcpts[i];
-		if (bounce_reported(e, rc))
-			text = fc_arena_printf(a, "%s<%s>: %s\r\n", text,
-			    rc->address, rc->reply);
+		if (bounce_reported(rc))
+			text = fc_arena_printf(a, "%s<%s>: %s%s%s\r\n", text,
+			    rc->address, bounce_actions[rc->action],
+			    rc->reply[0] != '\0' ? ": " : "", rc->reply);
 	}
 	text = fc_arena_printf(a, "%s\r\n--%s\r\n"
 	    "Content-Type: message/delivery-status\r\n"
@@ -176,24 +237,31 @@ smtp_bounce(const struct smtp_conf *conf, const char *dir,
 	    arrival);
 	for (i = 0; i < e->nrcpts; i++) {
 		rc = &e->rcpts[i];
-		if (!bounce_reported(e, rc))
+		if (!bounce_reported(rc))
 			continue;
 		text = fc_arena_printf(a, "%s\r\n%s%s%sFinal-Recipient: "
-		    "rfc822; %s\r\nAction: failed\r\nStatus: %s\r\n"
-		    "Diagnostic-Code: smtp; %s\r\n", text,
+		    "rfc822; %s\r\nAction: %s\r\nStatus: %s\r\n", text,
 		    rc->orcpt != NULL ? "Original-Recipient: rfc822; " : "",
 		    rc->orcpt != NULL ? rc->orcpt : "",
 		    rc->orcpt != NULL ? "\r\n" : "", rc->address,
-		    bounce_status(a, rc->reply), rc->reply);
+		    bounce_actions[rc->action], bounce_status(a, rc->reply,
+		    rc->action == SMTP_ACT_FAILED ? 5 :
+		    rc->action == SMTP_ACT_DELAYED ? 4 : 2));
+		if (rc->reply[0] != '\0')
+			text = fc_arena_printf(a, "%sDiagnostic-Code: smtp; "
+			    "%s\r\n", text, rc->reply);
+		if (rc->action == SMTP_ACT_DELAYED)
+			text = fc_arena_printf(a, "%sWill-Retry-Until: %s\r\n",
+			    text, until);
 	}
 
-	in = smtp_queue_open_message(a, dir, e->id);
+	in = msg_fd >= 0 ? dup(msg_fd) : smtp_queue_open_message(a, dir,
+	    e->id);
 	whole = e->ret != SMTP_DSN_RET_HDRS;
 	if (in >= 0 && whole) {
-		off_t size = lseek(in, 0, SEEK_END);
+		struct stat st;
 
-		lseek(in, 0, SEEK_SET);
-		whole = size >= 0 && size <= BOUNCE_FULL_MAX;
+		whole = fstat(in, &st) == 0 && st.st_size <= BOUNCE_FULL_MAX;
 	}
 	text = fc_arena_printf(a, "%s\r\n--%s\r\nContent-Type: %s\r\n\r\n",
 	    text, boundary, whole ? "message/rfc822" :
@@ -210,6 +278,8 @@ smtp_bounce(const struct smtp_conf *conf, const char *dir,
 	rc->reply = fc_arena_strdup(b->arena, "");
 
 	path = fc_arena_printf(a, "%s/msg/%s", dir, id);
+	if (smtp_queue_prepare(dir) < 0)
+		goto out;
 	out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (out < 0)
 		goto out;
@@ -228,8 +298,9 @@ smtp_bounce(const struct smtp_conf *conf, const char *dir,
 	/* the envelope commits it; the runner sees it through inotify */
 	if (smtp_queue_save(dir, b, true) < 0)
 		goto fail;
-	fc_log(FC_LOG_INFO, "smtp-queue id=%s event=bounce bounce=%s to=<%s>",
-	    e->id, id, fc_log_quote(a, e->sender, 256));
+	fc_log(FC_LOG_INFO, "smtp-queue id=%s event=%s %s=%s to=<%s>", e->id,
+	    failed ? "bounce" : "notify", failed ? "bounce" : "notify", id,
+	    fc_log_quote(a, e->sender, 256));
 	ret = 0;
 	goto out;
 fail:

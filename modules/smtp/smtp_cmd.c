@@ -180,7 +180,7 @@ cmd_mail_params(struct smtp_session *ss, char *params, bool *utf8_r)
 		} else if (strcasecmp(k, "AUTH") == 0 && v != NULL) {
 			/* RFC 4954 5: who submitted it; we know better */
 		} else if (strcasecmp(k, "RET") == 0
-		    && ss->kind == SMTP_KIND_SUBMISSION && v != NULL) {
+		    && smtp_dsn_offered(ss) && v != NULL) {
 			if (strcasecmp(v, "FULL") == 0)
 				ss->dsn_ret = SMTP_DSN_RET_FULL;
 			else if (strcasecmp(v, "HDRS") == 0)
@@ -188,7 +188,7 @@ cmd_mail_params(struct smtp_session *ss, char *params, bool *utf8_r)
 			else
 				return "501 5.5.4 Bad RET";
 		} else if (strcasecmp(k, "ENVID") == 0
-		    && ss->kind == SMTP_KIND_SUBMISSION && v != NULL) {
+		    && smtp_dsn_offered(ss) && v != NULL) {
 			if (strlen(v) > 100 || !smtp_xtext_decode(ss->tx, v,
 			    &ss->dsn_envid))
 				return "501 5.5.4 Bad ENVID";
@@ -338,7 +338,7 @@ cmd_rcpt_params(struct smtp_session *ss, char *params, char **orcpt_r,
 	if (n < 0)
 		return "501 5.5.4 Syntax error in parameters";
 	for (i = 0; i < n; i++) {
-		if (ss->kind != SMTP_KIND_SUBMISSION || values[i] == NULL)
+		if (!smtp_dsn_offered(ss) || values[i] == NULL)
 			return "555 5.5.4 Unsupported parameter";
 		if (strcasecmp(keys[i], "NOTIFY") == 0) {
 			char *w, *save;

@@ -18,6 +18,10 @@
  * the message and no report goes to a sender who may be forged. LMTP
  * never queues: it answers once per accepted RCPT, in RCPT order (RFC
  * 2033 4.2), with the combined result of that RCPT's recipients.
+ *
+ * A recipient stored here that asked for NOTIFY=SUCCESS gets its
+ * "delivered" report made now (over SMTP once the rest is queued), one
+ * report for all of them; those queued are reported by the queue.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -351,6 +355,9 @@ data_deliver_local(struct smtp_session *ss, struct fc_arena *a,
 	}
 }
 
+static void data_report_delivered(struct smtp_session *ss,
+    const struct data_result *res, const char *headers);
+
 static bool
 data_temporary(enum fc_deliver_result r)
 {
@@ -387,9 +394,63 @@ data_deliver_lmtp(struct smtp_session *ss)
 		    ss->rcpts[i].rcpt_to, worst->r == FC_DELIVER_OK ? "Ok" :
 		    worst->text);
 	}
+	data_report_delivered(ss, res, data_headers(ss, a, NULL));
 	fc_arena_free(&a);
 	smtp_transaction_reset(ss);
 	return FC_NEXT_CONTINUE;
+}
+
+static void data_queue_headers(struct smtp_qentry *e, const char *headers);
+
+/*
+ * NOTIFY=SUCCESS for recipients stored here now: one "delivered" report
+ * for all that asked, put in the queue like any report (smtp_bounce.c),
+ * with the message from the spool. A report that cannot be written is
+ * logged: the message itself is delivered all the same.
+ */
+static void
+data_report_delivered(struct smtp_session *ss, const struct data_result *res,
+    const char *headers)
+{
+	struct smtp_qentry *e = NULL;
+	size_t i;
+
+	if (ss->sender.address[0] == '\0')
+		return;			/* never to the null sender */
+	for (i = 0; i < ss->nrcpts; i++) {
+		const struct smtp_rcpt *rc = &ss->rcpts[i];
+		struct smtp_qrcpt *qr;
+
+		if (rc->user == NULL || res[i].r != FC_DELIVER_OK
+		    || (rc->notify & SMTP_NOTIFY_SUCCESS) == 0)
+			continue;
+		if (e == NULL) {
+			e = smtp_queue_new(ss->id);
+			e->created = (int64_t)time(NULL);
+			e->sender = fc_arena_strdup(e->arena,
+			    ss->sender.address);
+			e->ret = ss->dsn_ret;
+			e->envid = ss->dsn_envid != NULL ?
+			    fc_arena_strdup(e->arena, ss->dsn_envid) : NULL;
+			data_queue_headers(e, headers);
+		}
+		qr = smtp_queue_add_rcpt(e);
+		qr->address = fc_arena_strdup(e->arena, rc->address);
+		qr->orcpt = rc->orcpt != NULL ? fc_arena_strdup(e->arena,
+		    rc->orcpt) : NULL;
+		qr->notify = rc->notify;
+		qr->state = SMTP_Q_SENT;
+		qr->action = SMTP_ACT_DELIVERED;
+		qr->reply = fc_arena_strdup(e->arena, "250 2.0.0 delivered");
+	}
+	if (e == NULL)
+		return;
+	if (smtp_report(ss->conf, ss->conf->queue_dir, fc_session_core(ss->s),
+	    e, ss->spool_fd, 0) < 0)
+		fc_log_session(ss->s, FC_LOG_ERROR, "event=error id=%s "
+		    "reason=\"cannot write a delivery report: %s\"", ss->id,
+		    strerror(errno));
+	smtp_queue_free(&e);
 }
 
 /* The envelope lines for the queue: our header fields, one a line. */
@@ -527,6 +588,7 @@ data_deliver(struct smtp_session *ss)
 		    "rcpts=%zu", ss->id, qe->nrcpts);
 		smtp_queue_free(&qe);
 	}
+	data_report_delivered(ss, res, headers);
 	smtp_reply(ss, "250 2.0.0 Ok: queued as %s", ss->id);
 	ss->messages++;
 	fc_arena_free(&a);

@@ -15,6 +15,7 @@
  *	sender		alice@example.org	(empty for a bounce)
  *	ret		FULL|HDRS		(DSN, optional)
  *	envid		...			(DSN, optional)
+ *	warned		1			(a delay report went out)
  *	header		Received: from ...	(one line of the fields put
  *						 on top when sending)
  *	rcpt	<state> <notify> <user or -> <orcpt or -> <address> <reply>
@@ -119,6 +120,8 @@ queue_format(struct fc_arena *a, const struct smtp_qentry *e)
 	if (e->envid != NULL)
 		out = fc_arena_printf(a, "%senvid\t%s\n", out,
 		    queue_clean(a, e->envid));
+	if (e->warned)
+		out = fc_arena_printf(a, "%swarned\t1\n", out);
 	for (i = 0; i < e->nheaders; i++)
 		out = fc_arena_printf(a, "%sheader\t%s\n", out,
 		    queue_clean(a, e->headers[i]));
@@ -372,6 +375,8 @@ smtp_queue_load(const char *dir, const char *id)
 			    SMTP_DSN_RET_FULL;
 		else if (strcmp(key, "envid") == 0)
 			e->envid = fc_arena_strdup(e->arena, p);
+		else if (strcmp(key, "warned") == 0)
+			e->warned = strcmp(p, "1") == 0;
 		else if (strcmp(key, "header") == 0)
 			queue_add_header(e, p);
 		else if (strcmp(key, "rcpt") == 0) {
@@ -440,6 +445,33 @@ smtp_queue_wants_report(const struct smtp_qentry *e,
 	if (r->notify == 0)
 		return true;
 	return (r->notify & SMTP_NOTIFY_FAILURE) != 0;
+}
+
+/*
+ * Whether a recipient asked to hear of this (RFC 3461 4.1): success and
+ * delay only when NOTIFY names them (a delay also without NOTIFY when
+ * the admin says so, as RFC 3461 4.1 permits), failure as
+ * smtp_queue_wants_report() says. Never for a report's own recipients.
+ */
+bool
+smtp_queue_wants_action(const struct smtp_qentry *e,
+    const struct smtp_qrcpt *r, enum smtp_action action, bool delay_all)
+{
+	if (e->sender[0] == '\0')
+		return false;
+	switch (action) {
+	case SMTP_ACT_FAILED:
+		return smtp_queue_wants_report(e, r);
+	case SMTP_ACT_DELAYED:
+		if (r->notify == 0)
+			return delay_all;
+		return (r->notify & SMTP_NOTIFY_DELAY) != 0;
+	case SMTP_ACT_DELIVERED:
+	case SMTP_ACT_RELAYED:
+		return (r->notify & SMTP_NOTIFY_SUCCESS) != 0;
+	default:
+		return false;
+	}
 }
 
 bool

@@ -20,8 +20,19 @@ enum smtp_qstate {
 					   not wanting to be: done) */
 };
 
+/* What a delivery status notification says of a recipient (smtp_bounce.c);
+ * set just before one is made, never saved. */
+enum smtp_action {
+	SMTP_ACT_NONE = 0,
+	SMTP_ACT_FAILED,
+	SMTP_ACT_DELAYED,
+	SMTP_ACT_DELIVERED,		/* into a mailbox here */
+	SMTP_ACT_RELAYED,		/* to a hop that does not do DSN */
+};
+
 struct smtp_qrcpt {
 	enum smtp_qstate state;
+	enum smtp_action action;	/* to put in the report being made */
 	unsigned int notify;		/* SMTP_NOTIFY_ bits, 0: default */
 	char *user;			/* a local user, or NULL */
 	char *orcpt;			/* DSN ORCPT as the client gave it
@@ -40,6 +51,7 @@ struct smtp_qentry {
 	unsigned int ret;
 	const char *envid;
 	const char **headers;		/* lines to put on top, no CRLF */
+	bool warned;			/* a delay report went out */
 	size_t nheaders;
 	struct smtp_qrcpt *rcpts;
 	size_t nrcpts;
@@ -63,6 +75,10 @@ int smtp_queue_scan(const char *dir, void (*fn)(const char *id, void *arg),
 bool smtp_queue_id_valid(const char *id);
 bool smtp_queue_wants_report(const struct smtp_qentry *e,
     const struct smtp_qrcpt *r);
+/* Whether a recipient asked for a report of this kind (NOTIFY), with
+ * delay_all: a delay is reported to recipients without NOTIFY too. */
+bool smtp_queue_wants_action(const struct smtp_qentry *e,
+    const struct smtp_qrcpt *r, enum smtp_action action, bool delay_all);
 /* false only when the message file is surely gone (being removed) */
 bool smtp_queue_message_exists(const char *dir, const char *id);
 

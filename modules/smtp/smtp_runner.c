@@ -29,7 +29,17 @@
  * it comes, not up to retry_max later. A failed recipient is reported to
  * the sender in a delivery status notification (smtp_bounce.c), unless
  * the sender is null (no bounce of a bounce) or the recipient asked not
- * to hear (NOTIFY): then it is only marked done.
+ * to hear (NOTIFY): then it is only marked done. An entry found past its
+ * lifetime when an attempt is due fails then, without that attempt.
+ *
+ * The other reports (RFC 3461): a recipient with NOTIFY=SUCCESS is
+ * reported "delivered" when the queue puts it in a local mailbox, and
+ * "relayed" when a next hop without DSN takes it (one with DSN got the
+ * NOTIFY and reports itself). One with NOTIFY=DELAY (or without NOTIFY,
+ * with delay_warning_default) still waiting after delay_warning is
+ * reported "delayed", once per entry: the attempt that starts at that
+ * time sends the report first, with the last attempt's answers. Each
+ * attempt's reports of every kind go in one report per entry.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -127,14 +137,44 @@ runner_expiry(const struct runner *r, const struct smtp_qentry *e)
 	return e->created + (int64_t)(r->conf->queue_lifetime / 1000) + 1;
 }
 
+/* When a delay report is due: as for the expiry, never early. */
+static int64_t
+runner_warn_time(const struct runner *r, const struct smtp_qentry *e)
+{
+	return e->created + (int64_t)(r->conf->delay_warning / 1000) + 1;
+}
+
+/* Whether a recipient still waiting asked to hear of a delay, and none
+ * was reported yet. */
+static bool
+runner_wants_warning(const struct runner *r, const struct smtp_qentry *e)
+{
+	size_t i;
+
+	if (e->warned || r->conf->delay_warning == 0)
+		return false;
+	for (i = 0; i < e->nrcpts; i++)
+		if (e->rcpts[i].state == SMTP_Q_PENDING
+		    && smtp_queue_wants_action(e, &e->rcpts[i],
+		    SMTP_ACT_DELAYED, r->conf->delay_warning_default))
+			return true;
+	return false;
+}
+
 /* No retry later than the expiry, for an entry that still has
- * recipients to try: the expiry is reported when it comes. */
+ * recipients to try: the expiry is reported when it comes. Nor later
+ * than a delay report still to come, which an attempt's start makes. */
 static void
 runner_clamp_next(const struct runner *r, struct smtp_qentry *e)
 {
-	int64_t expiry = runner_expiry(r, e);
+	int64_t expiry = runner_expiry(r, e), warn;
 	size_t i;
 
+	if (runner_wants_warning(r, e)) {
+		warn = runner_warn_time(r, e);
+		if (warn > runner_now() && e->next > warn)
+			e->next = warn;
+	}
 	if (e->next <= expiry)
 		return;
 	for (i = 0; i < e->nrcpts; i++) {
@@ -233,6 +273,55 @@ runner_gone(struct runner *r, struct smtp_qentry *e)
 	return true;
 }
 
+/* Marks the recipients still waiting that asked to hear of a delay
+ * (and may: smtp_queue_wants_action()); whether there was one. */
+static bool
+runner_mark_delayed(const struct runner *r, struct smtp_qentry *e)
+{
+	bool any = false;
+	size_t i;
+
+	for (i = 0; i < e->nrcpts; i++) {
+		struct smtp_qrcpt *rc = &e->rcpts[i];
+
+		if (rc->state == SMTP_Q_PENDING
+		    && smtp_queue_wants_action(e, rc, SMTP_ACT_DELAYED,
+		    r->conf->delay_warning_default)) {
+			rc->action = SMTP_ACT_DELAYED;
+			any = true;
+		}
+	}
+	return any;
+}
+
+/*
+ * At an attempt's start, a delay report that has come due goes out
+ * before the attempt, with the answers of the last one. Tried once: a
+ * report that cannot be written is logged, not retried at every turn.
+ */
+static void
+runner_warn(struct runner *r, struct smtp_qentry *e)
+{
+	size_t i;
+
+	if (e->warned || r->conf->delay_warning == 0
+	    || runner_now() < runner_warn_time(r, e))
+		return;
+	if (runner_mark_delayed(r, e)
+	    && smtp_report(r->conf, r->dir, r->core, e, -1,
+	    runner_expiry(r, e)) < 0)
+		fc_log(FC_LOG_ERROR, "smtp-queue id=%s event=error reason="
+		    "\"cannot write a delay report: %s\"", e->id,
+		    strerror(errno));
+	for (i = 0; i < e->nrcpts; i++)
+		e->rcpts[i].action = SMTP_ACT_NONE;
+	e->warned = true;
+	if (smtp_queue_save(r->dir, e, r->conf->queue_fsync) < 0)
+		fc_log(FC_LOG_ERROR, "smtp-queue id=%s event=error "
+		    "reason=\"cannot save the envelope: %s\"", e->id,
+		    strerror(errno));
+}
+
 static void
 attempt_finish(struct attempt *at)
 {
@@ -266,20 +355,39 @@ attempt_finish(struct attempt *at)
 		if (rc->state == SMTP_Q_PENDING)
 			pending = true;
 		else if (rc->state == SMTP_Q_FAILED) {
-			if (smtp_queue_wants_report(e, rc))
+			if (smtp_queue_wants_report(e, rc)) {
+				rc->action = SMTP_ACT_FAILED;
 				report = true;
-			else
+			} else
 				rc->state = SMTP_Q_REPORTED;	/* no one to
 								   tell */
-		}
+		} else if (rc->state == SMTP_Q_SENT
+		    && rc->action != SMTP_ACT_NONE)
+			report = true;		/* SUCCESS asked */
 	}
+	/* a delay due while this attempt ran goes in the same report */
+	if (pending && !e->warned && r->conf->delay_warning > 0
+	    && now >= runner_warn_time(r, e))
+		report |= runner_mark_delayed(r, e);
 	if (report) {
-		if (smtp_bounce(r->conf, r->dir, r->core, e) == 0) {
-			for (i = 0; i < e->nrcpts; i++)
+		if (smtp_report(r->conf, r->dir, r->core, e, -1,
+		    runner_expiry(r, e)) == 0) {
+			for (i = 0; i < e->nrcpts; i++) {
 				if (e->rcpts[i].state == SMTP_Q_FAILED)
 					e->rcpts[i].state = SMTP_Q_REPORTED;
-		} else
-			pending = true;		/* try the report again */
+				if (e->rcpts[i].action == SMTP_ACT_DELAYED)
+					e->warned = true;
+			}
+		} else {
+			fc_log(FC_LOG_ERROR, "smtp-queue id=%s event=error "
+			    "reason=\"cannot write a report: %s\"", e->id,
+			    strerror(errno));
+			for (i = 0; i < e->nrcpts; i++)
+				if (e->rcpts[i].state == SMTP_Q_FAILED)
+					pending = true;	/* try it again */
+		}
+		for (i = 0; i < e->nrcpts; i++)
+			e->rcpts[i].action = SMTP_ACT_NONE;
 	}
 	if (!pending) {
 		fc_log(FC_LOG_INFO, "smtp-queue id=%s event=done", e->id);
@@ -301,16 +409,25 @@ attempt_finish(struct attempt *at)
 	runner_kick(r);
 }
 
-/* A recipient's answer: sent, failed for good, or to be tried again. */
+/*
+ * A recipient's answer: sent, failed for good, or to be tried again. A
+ * success is reported as ok_action (delivered here, or relayed to a hop
+ * without DSN) when the recipient asked; SMTP_ACT_NONE: not by us.
+ */
 static void
-attempt_result(struct attempt *at, size_t i, int code, const char *text)
+attempt_result(struct attempt *at, size_t i, int code, const char *text,
+    enum smtp_action ok_action)
 {
 	struct smtp_qrcpt *rc = &at->e->rcpts[i];
 
 	rc->reply = fc_arena_printf(at->e->arena, "%d %s", code, text);
-	if (code / 100 == 2)
+	rc->action = SMTP_ACT_NONE;
+	if (code / 100 == 2) {
 		rc->state = SMTP_Q_SENT;
-	else if (code / 100 == 5)
+		if (ok_action != SMTP_ACT_NONE
+		    && smtp_queue_wants_action(at->e, rc, ok_action, false))
+			rc->action = ok_action;
+	} else if (code / 100 == 5)
 		rc->state = SMTP_Q_FAILED;
 	fc_log(FC_LOG_INFO, "smtp-queue id=%s event=%s rcpt=<%s> "
 	    "reply=\"%s\"", at->e->id, code / 100 == 2 ? "sent" :
@@ -335,7 +452,7 @@ hop_fail(struct hop *h, int code, const char *text)
 	size_t i;
 
 	for (i = 0; i < h->nidx; i++)
-		attempt_result(h->at, h->idx[i], code, text);
+		attempt_result(h->at, h->idx[i], code, text, SMTP_ACT_NONE);
 	hop_done(h);
 }
 
@@ -345,10 +462,12 @@ hop_sent(struct smtp_send *t, void *arg)
 	struct hop *h = arg;
 	size_t i;
 
+	/* a next hop with DSN reports the success itself (NOTIFY went on) */
 	for (i = 0; i < h->nidx; i++)
 		attempt_result(h->at, h->idx[i], t->codes[i] != 0 ?
 		    t->codes[i] : 451, t->codes[i] != 0 ? t->texts[i] :
-		    "4.4.0 no answer");
+		    "4.4.0 no answer", t->dsn ? SMTP_ACT_NONE :
+		    SMTP_ACT_RELAYED);
 	hop_done(h);
 }
 
@@ -599,13 +718,19 @@ runner_attempt(struct runner *r, struct smtp_qentry *e)
 	at->r = r;
 	at->e = e;
 	at->arena = a;
+	e->busy = true;
+	r->active++;
+	/* past its lifetime: reported now, not after one more try */
+	if (runner_now() >= runner_expiry(r, e)) {
+		attempt_finish(at);
+		return;
+	}
+	runner_warn(r, e);
 	at->headers = fc_arena_strdup(a, "");
 	for (i = 0; i < e->nheaders; i++)
 		at->headers = fc_arena_printf(a, "%s%s\r\n", at->headers,
 		    e->headers[i]);
-	e->busy = true;
 	e->attempts++;
-	r->active++;
 	at->pending = 1;	/* held until every hop has started */
 
 	hops = fc_arena_alloc(a, (e->nrcpts + 1) * sizeof(*hops));
@@ -629,7 +754,8 @@ runner_attempt(struct runner *r, struct smtp_qentry *e)
 			attempt_result(at, i, dr == FC_DELIVER_OK ? 250 :
 			    dr == FC_DELIVER_NOUSER ? 550 :
 			    dr == FC_DELIVER_PERMFAIL ? 554 : 451,
-			    dr == FC_DELIVER_OK ? "2.0.0 delivered" : err);
+			    dr == FC_DELIVER_OK ? "2.0.0 delivered" : err,
+			    SMTP_ACT_DELIVERED);
 			continue;
 		}
 		for (k = 0; k < nhops; k++)
