@@ -30,9 +30,9 @@ static const char *const pgsql_schema_choices[] = {
 static const struct fc_directive pgsql_directives[] = {
 	{ .name = "connect", .type = FC_D_STRING,
 	  .offset = offsetof(struct pgsql_conf, connect),
-	  .def = "", .syntax = "CONNINFO",
+	  .syntax = "CONNINFO",
 	  .help = "libpq connection string (\"host=/run/postgresql "
-	  "dbname=facteur\"); empty: libpq's PGHOST, PGPORT, PGDATABASE... "
+	  "dbname=facteur\"); unset: libpq's PGHOST, PGPORT, PGDATABASE... "
 	  "environment" },
 	{ .name = "schema", .type = FC_D_ENUM,
 	  .offset = offsetof(struct pgsql_conf, schema_mode),
