@@ -75,6 +75,7 @@ class Peer:
     silent: accept connections and say nothing until it is set False.
 
     dsn: also announce DSN in the EHLO reply.
+    eightbit: False leaves 8BITMIME out of the EHLO reply.
     ehlo: False makes the peer an old server that knows only HELO.
 
     Every message the peer accepted is in .messages as a dict with
@@ -85,9 +86,10 @@ class Peer:
 
     def __init__(self, host="127.0.0.1", port=None, rcpt=(),
                  rcpt_default="250 2.1.5 Ok", data_delay=0.0,
-                 silent=False, dsn=False, ehlo=True):
+                 silent=False, dsn=False, ehlo=True, eightbit=True):
         self.rcpt = list(rcpt)
         self.dsn = dsn
+        self.eightbit = eightbit
         self.ehlo = ehlo
         self.commands = []
         self.active = 0
@@ -163,9 +165,9 @@ class Peer:
                 if verb == "EHLO" and not self.ehlo:
                     send("502 5.5.2 Error: command not recognized")
                 elif verb == "EHLO":
-                    send("250-peer.example\r\n250-PIPELINING\r\n%s"
-                         "250 8BITMIME" % ("250-DSN\r\n" if self.dsn
-                                           else ""))
+                    send("250-peer.example\r\n%s%s250 PIPELINING"
+                         % ("250-DSN\r\n" if self.dsn else "",
+                            "250-8BITMIME\r\n" if self.eightbit else ""))
                 elif verb == "HELO":
                     send("250 peer.example")
                 elif verb == "MAIL":
@@ -370,7 +372,8 @@ class Mta:
 
 @pytest.fixture
 def mta(facteurd, test_dir, password_hash):
-    """Factory: mta("a"|"b", ...) -> an Mta in test_dir/NAME.
+    """Factory: mta("a"|"b", ...) -> an Mta in test_dir/NAME; "a2" and
+    the like are more of "a".
 
     "a" is the sender's side: hostname a.example.org, the user
     alice@example.org, trusted_networks 127.0.0.1/32 and the fast queue
@@ -383,7 +386,7 @@ def mta(facteurd, test_dir, password_hash):
     def make(name, smtp="", users=None, route=(), settings=None,
              tls_files=None, fast=True, start=True):
         directory = os.path.join(test_dir, name)
-        if name == "a":
+        if name.startswith("a"):
             lines = "trusted_networks 127.0.0.1/32;\n"
             if fast:
                 lines += FAST_QUEUE
