@@ -1,6 +1,7 @@
 /*
  * imap_mailbox.c - mailboxes as a whole: LIST and LSUB (with the
- * CHILDREN and SPECIAL-USE attributes, RFC 3348 and 6154), CREATE,
+ * CHILDREN and SPECIAL-USE attributes, RFC 3348 and 6154, the
+ * LIST-EXTENDED options of RFC 5258 and LIST-STATUS, RFC 5819), CREATE,
  * DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE and STATUS (with SIZE, RFC
  * 8438).
  *
@@ -94,6 +95,13 @@ imap_attrs_write(struct imap_session *is, unsigned int attrs, bool lsub)
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (!(attrs & names[i].bit))
 			continue;
+		/* \NonExistent implies \Noselect (RFC 5258 3.4); LSUB
+		 * predates it and says \Noselect */
+		if (!lsub && names[i].bit == FC_MBOX_NOSELECT
+		    && (attrs & FC_MBOX_NONEXISTENT))
+			continue;
+		if (lsub && names[i].bit == FC_MBOX_NONEXISTENT)
+			continue;
 		/* LSUB shows no children attributes (RFC 3348 4) */
 		if (lsub && (names[i].bit & (FC_MBOX_HASCHILDREN
 		    | FC_MBOX_HASNOCHILDREN)))
@@ -119,55 +127,263 @@ imap_pattern_arg(struct imap_session *is, const struct imap_arg *arg)
 	return fc_mutf7_decode(is->arena, arg->str, &reason);
 }
 
-enum fc_next
-imap_cmd_list(struct imap_session *is, struct imap_command *c, bool lsub)
+/* STATUS items: 0, or -1 for an unknown one. */
+static int
+imap_status_items_check(const struct imap_arg *items)
+{
+	static const char *const known[] = { "MESSAGES", "RECENT", "UIDNEXT",
+		"UIDVALIDITY", "UNSEEN", "SIZE", "DELETED" };
+	size_t i, k;
+
+	if (items->type != IMAP_ARG_LIST || items->count == 0)
+		return -1;
+	for (i = 0; i < items->count; i++) {
+		for (k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+			if (imap_arg_is_atom(&items->list[i], known[k]))
+				break;
+		if (k == sizeof(known) / sizeof(known[0]))
+			return -1;
+	}
+	return 0;
+}
+
+/* "* STATUS name (...)" for a checked item list; -1 on a store error. */
+static int
+imap_status_write(struct imap_session *is, const char *name,
+    const struct imap_arg *items)
+{
+	const struct fc_mailbox_status *st;
+	size_t i;
+
+	if (fc_store_status(is->store, name, is->arena, &st) < 0)
+		return -1;
+	imap_str_adds(&is->out, "* STATUS ");
+	imap_name_write(is, name);
+	imap_str_adds(&is->out, " (");
+	for (i = 0; i < items->count; i++) {
+		const struct imap_arg *it = &items->list[i];
+		unsigned long long v;
+		const char *nm;
+
+		if (imap_arg_is_atom(it, "MESSAGES"))
+			v = st->messages, nm = "MESSAGES";
+		else if (imap_arg_is_atom(it, "RECENT"))
+			v = 0, nm = "RECENT";
+		else if (imap_arg_is_atom(it, "UIDNEXT"))
+			v = st->uidnext, nm = "UIDNEXT";
+		else if (imap_arg_is_atom(it, "UIDVALIDITY"))
+			v = st->uidvalidity, nm = "UIDVALIDITY";
+		else if (imap_arg_is_atom(it, "UNSEEN"))
+			v = st->unseen, nm = "UNSEEN";
+		else if (imap_arg_is_atom(it, "SIZE"))
+			v = st->size, nm = "SIZE";
+		else
+			v = st->deleted, nm = "DELETED";
+		imap_str_printf(&is->out, "%s%s %llu", i > 0 ? " " : "", nm,
+		    v);
+	}
+	imap_str_adds(&is->out, ")\r\n");
+	imap_write_str(is);
+	return 0;
+}
+
+/* LIST-EXTENDED (RFC 5258) options, and LIST-STATUS (RFC 5819). */
+struct list_opts {
+	bool lsub;
+	bool sel_subscribed, recursive, sel_special;
+	bool ret_subscribed, ret_children, ret_special;
+	const struct imap_arg *status;	/* RETURN (STATUS (...)) */
+	const char **patterns;
+	size_t npatterns;
+};
+
+static bool
+imap_list_any_match(const struct list_opts *o, const char *name, bool *row)
+{
+	size_t i;
+
+	for (i = 0; i < o->npatterns; i++) {
+		const char *p = o->patterns[i];
+		size_t m = strlen(p);
+
+		if (fc_mailbox_is_inbox(name) && (imap_list_match(p, m,
+		    "INBOX", row) || fc_mailbox_is_inbox(p)))
+			return true;
+		if (imap_list_match(p, m, name, row))
+			return true;
+	}
+	return false;
+}
+
+/* A subscribed mailbox below name in the listing. */
+static bool
+imap_list_subscribed_child(const struct fc_mailbox_info *list, size_t count,
+    const char *name)
+{
+	size_t n = strlen(name), i;
+
+	for (i = 0; i < count; i++)
+		if ((list[i].attrs & FC_MBOX_SUBSCRIBED)
+		    && strncmp(list[i].name, name, n) == 0
+		    && list[i].name[n] == '/')
+			return true;
+	return false;
+}
+
+static enum fc_next
+imap_list_run(struct imap_session *is, struct imap_command *c,
+    struct list_opts *o)
 {
 	const struct fc_mailbox_info *list;
-	const char *ref, *pat, *full;
-	size_t count, i, m;
+	size_t count, i, longest = 0;
+	const char *what = o->lsub ? "LSUB" : "LIST";
 	bool *row;
 
-	if (c->count != 2)
-		return imap_bad(is, c->tag, "%s reference pattern",
-		    lsub ? "LSUB" : "LIST");
-	ref = imap_pattern_arg(is, &c->args[0]);
-	pat = imap_pattern_arg(is, &c->args[1]);
-	if (ref == NULL || pat == NULL)
-		return imap_bad(is, c->tag, "Invalid reference or pattern");
-	if (*pat == '\0' && !lsub) {
-		/* RFC 3501 6.3.8: the separator and the root */
-		imap_untagged(is, "LIST (\\Noselect) \"/\" \"\"");
-		return imap_ok(is, c->tag, "LIST completed");
-	}
-	/* a pattern starting at the root ignores the reference */
-	full = *pat == '/' ? pat : fc_arena_printf(is->arena, "%s%s", ref,
-	    pat);
-	m = strlen(full);
-	if (m > IMAP_PATTERN_MAX)
-		return imap_bad(is, c->tag, "Pattern too long");
+	for (i = 0; i < o->npatterns; i++)
+		if (strlen(o->patterns[i]) > longest)
+			longest = strlen(o->patterns[i]);
 	if (fc_store_list(is->store, is->arena, &list, &count) < 0)
-		return imap_store_no(is, c->tag, "LIST");
-	row = fc_arena_alloc(is->arena, m + 1);
+		return imap_store_no(is, c->tag, what);
+	row = fc_arena_alloc(is->arena, longest + 1);
 	for (i = 0; i < count; i++) {
 		const char *name = list[i].name;
 		unsigned int attrs = list[i].attrs;
+		bool subscribed = (attrs & FC_MBOX_SUBSCRIBED) != 0;
+		bool childinfo = false;
 
-		if (lsub ? !(attrs & FC_MBOX_SUBSCRIBED) :
-		    (attrs & FC_MBOX_NONEXISTENT) != 0)
+		if (!imap_list_any_match(o, name, row))
 			continue;
-		if (!(fc_mailbox_is_inbox(name) && imap_list_match(full, m,
-		    "INBOX", row)) && !(fc_mailbox_is_inbox(full)
-		    && fc_mailbox_is_inbox(name))
-		    && !imap_list_match(full, m, name, row))
+		if (o->sel_special && !(attrs & FC_MBOX_SPECIAL_USE))
 			continue;
-		imap_str_printf(&is->out, "* %s ", lsub ? "LSUB" : "LIST");
-		imap_attrs_write(is, attrs, lsub);
+		if (o->lsub || o->sel_subscribed) {
+			if (!subscribed) {
+				if (!o->recursive && !o->lsub)
+					continue;
+				if (!imap_list_subscribed_child(list, count,
+				    name))
+					continue;
+				/* RFC 3501 6.3.9 and RFC 5258 3.5 */
+				if (o->lsub)
+					attrs |= FC_MBOX_NOSELECT;
+				else
+					childinfo = true;
+			}
+		} else if (attrs & FC_MBOX_NONEXISTENT)
+			continue;
+		if (!o->lsub && !(o->sel_subscribed || o->ret_subscribed))
+			subscribed = false;
+		imap_str_printf(&is->out, "* %s ", what);
+		if (childinfo && !subscribed)
+			attrs &= ~FC_MBOX_SUBSCRIBED;
+		imap_attrs_write(is, attrs, o->lsub);
+		if (!o->lsub && subscribed && (attrs & FC_MBOX_SUBSCRIBED)) {
+			/* "(...)" gets \Subscribed inside */
+			is->out.len--;
+			imap_str_adds(&is->out, is->out.data[is->out.len - 1]
+			    == '(' ? "\\Subscribed)" : " \\Subscribed)");
+		}
 		imap_str_adds(&is->out, " \"/\" ");
 		imap_name_write(is, name);
+		if (childinfo)
+			imap_str_adds(&is->out, " (\"CHILDINFO\" "
+			    "(\"SUBSCRIBED\"))");
 		imap_str_adds(&is->out, "\r\n");
 		imap_write_str(is);
+		if (o->status != NULL && !(attrs & (FC_MBOX_NOSELECT
+		    | FC_MBOX_NONEXISTENT)))
+			imap_status_write(is, name, o->status);
 	}
-	return imap_ok(is, c->tag, "%s completed", lsub ? "LSUB" : "LIST");
+	return imap_ok(is, c->tag, "%s completed", what);
+}
+
+enum fc_next
+imap_cmd_list(struct imap_session *is, struct imap_command *c, bool lsub)
+{
+	struct list_opts o = { .lsub = lsub };
+	const struct imap_arg *args = c->args, *pats;
+	const char *ref, *pat;
+	size_t n = c->count, i, k;
+
+	if (!lsub && n > 0 && args[0].type == IMAP_ARG_LIST) {
+		/* selection options */
+		for (i = 0; i < args[0].count; i++) {
+			const struct imap_arg *a = &args[0].list[i];
+
+			if (imap_arg_is_atom(a, "SUBSCRIBED"))
+				o.sel_subscribed = true;
+			else if (imap_arg_is_atom(a, "RECURSIVEMATCH"))
+				o.recursive = true;
+			else if (imap_arg_is_atom(a, "REMOTE"))
+				;
+			else if (imap_arg_is_atom(a, "SPECIAL-USE"))
+				o.sel_special = true;
+			else
+				return imap_bad(is, c->tag, "Unknown LIST "
+				    "selection option");
+		}
+		if (o.recursive && !o.sel_subscribed)
+			return imap_bad(is, c->tag, "RECURSIVEMATCH needs "
+			    "another selection option");
+		args++;
+		n--;
+	}
+	if (!lsub && n == 4 && imap_arg_is_atom(&args[2], "RETURN")) {
+		const struct imap_arg *r = &args[3];
+
+		if (r->type != IMAP_ARG_LIST)
+			return imap_bad(is, c->tag, "RETURN (options)");
+		for (i = 0; i < r->count; i++) {
+			const struct imap_arg *a = &r->list[i];
+
+			if (imap_arg_is_atom(a, "SUBSCRIBED"))
+				o.ret_subscribed = true;
+			else if (imap_arg_is_atom(a, "CHILDREN"))
+				o.ret_children = true;
+			else if (imap_arg_is_atom(a, "SPECIAL-USE"))
+				o.ret_special = true;
+			else if (imap_arg_is_atom(a, "STATUS") && i + 1 <
+			    r->count && imap_status_items_check(&r->list[i + 1])
+			    == 0)
+				o.status = &r->list[++i];
+			else
+				return imap_bad(is, c->tag, "Unknown LIST "
+				    "return option");
+		}
+		n = 2;
+	}
+	if (n != 2)
+		return imap_bad(is, c->tag, "%s reference pattern",
+		    lsub ? "LSUB" : "LIST");
+	ref = imap_pattern_arg(is, &args[0]);
+	if (ref == NULL)
+		return imap_bad(is, c->tag, "Invalid reference");
+	pats = &args[1];
+	k = pats->type == IMAP_ARG_LIST ? pats->count : 1;
+	if (lsub && pats->type == IMAP_ARG_LIST)
+		return imap_bad(is, c->tag, "LSUB takes one pattern");
+	if (k == 0)
+		return imap_bad(is, c->tag, "Empty pattern list");
+	o.patterns = fc_arena_alloc(is->arena, k * sizeof(*o.patterns));
+	for (i = 0; i < k; i++) {
+		const struct imap_arg *p = pats->type == IMAP_ARG_LIST ?
+		    &pats->list[i] : pats;
+
+		if ((pat = imap_pattern_arg(is, p)) == NULL)
+			return imap_bad(is, c->tag, "Invalid pattern");
+		if (*pat == '\0' && !lsub && k == 1 && !o.sel_subscribed
+		    && o.status == NULL) {
+			/* RFC 3501 6.3.8: the separator and the root */
+			imap_untagged(is, "LIST (\\Noselect) \"/\" \"\"");
+			return imap_ok(is, c->tag, "LIST completed");
+		}
+		/* a pattern starting at the root ignores the reference */
+		o.patterns[o.npatterns] = *pat == '/' ? pat :
+		    fc_arena_printf(is->arena, "%s%s", ref, pat);
+		if (strlen(o.patterns[o.npatterns]) > IMAP_PATTERN_MAX)
+			return imap_bad(is, c->tag, "Pattern too long");
+		o.npatterns++;
+	}
+	return imap_list_run(is, c, &o);
 }
 
 enum fc_next
@@ -261,58 +477,14 @@ imap_cmd_subscribe(struct imap_session *is, struct imap_command *c, bool on)
 enum fc_next
 imap_cmd_status(struct imap_session *is, struct imap_command *c)
 {
-	const struct fc_mailbox_status *st;
-	const struct imap_arg *items;
 	enum fc_next next;
 	const char *name;
-	size_t i;
 
-	if (c->count != 2 || c->args[1].type != IMAP_ARG_LIST
-	    || c->args[1].count == 0)
+	if (c->count != 2 || imap_status_items_check(&c->args[1]) < 0)
 		return imap_bad(is, c->tag, "STATUS mailbox (items)");
-	items = c->args[1].list;
-	for (i = 0; i < c->args[1].count; i++) {
-		const struct imap_arg *it = &items[i];
-
-		if (!imap_arg_is_atom(it, "MESSAGES")
-		    && !imap_arg_is_atom(it, "RECENT")
-		    && !imap_arg_is_atom(it, "UIDNEXT")
-		    && !imap_arg_is_atom(it, "UIDVALIDITY")
-		    && !imap_arg_is_atom(it, "UNSEEN")
-		    && !imap_arg_is_atom(it, "SIZE")
-		    && !imap_arg_is_atom(it, "DELETED"))
-			return imap_bad(is, c->tag, "Unknown STATUS item");
-	}
 	if ((name = imap_mailbox_arg(is, c->tag, &c->args[0], &next)) == NULL)
 		return next;
-	if (fc_store_status(is->store, name, is->arena, &st) < 0)
+	if (imap_status_write(is, name, &c->args[1]) < 0)
 		return imap_store_no(is, c->tag, "STATUS");
-	imap_str_adds(&is->out, "* STATUS ");
-	imap_name_write(is, name);
-	imap_str_adds(&is->out, " (");
-	for (i = 0; i < c->args[1].count; i++) {
-		const struct imap_arg *it = &items[i];
-		unsigned long long v;
-		const char *nm;
-
-		if (imap_arg_is_atom(it, "MESSAGES"))
-			v = st->messages, nm = "MESSAGES";
-		else if (imap_arg_is_atom(it, "RECENT"))
-			v = 0, nm = "RECENT";
-		else if (imap_arg_is_atom(it, "UIDNEXT"))
-			v = st->uidnext, nm = "UIDNEXT";
-		else if (imap_arg_is_atom(it, "UIDVALIDITY"))
-			v = st->uidvalidity, nm = "UIDVALIDITY";
-		else if (imap_arg_is_atom(it, "UNSEEN"))
-			v = st->unseen, nm = "UNSEEN";
-		else if (imap_arg_is_atom(it, "SIZE"))
-			v = st->size, nm = "SIZE";
-		else
-			v = st->deleted, nm = "DELETED";
-		imap_str_printf(&is->out, "%s%s %llu", i > 0 ? " " : "", nm,
-		    v);
-	}
-	imap_str_adds(&is->out, ")\r\n");
-	imap_write_str(is);
 	return imap_ok(is, c->tag, "STATUS completed");
 }

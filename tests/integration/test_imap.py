@@ -444,3 +444,41 @@ def test_append_nonsync_literal(imap):
         assert line.startswith("a OK [APPENDUID "), line
         lines = c.ok("STATUS INBOX (MESSAGES UNSEEN)")
         assert "MESSAGES 1 UNSEEN 0" in lines[0], lines
+
+
+def test_list_extended_and_status(imap):
+    """LIST-EXTENDED selection and return options (RFC 5258) and
+    LIST-STATUS (RFC 5819)."""
+    user = imap.user()
+    imap.deliver(user, message("x"), message("y"))
+    with imap.client() as c:
+        c.login(user)
+        c.ok("CREATE Lists/A")
+        c.ok("CREATE Lists/B")
+        c.ok("SUBSCRIBE Lists/B")
+        c.ok("SUBSCRIBE Gone")
+        lines = c.ok('LIST (SUBSCRIBED) "" "*"')
+        assert '* LIST (\\NonExistent \\Subscribed) "/" "Gone"' in lines, \
+            lines
+        assert '* LIST (\\HasNoChildren \\Subscribed) "/" "Lists/B"' in \
+            lines, lines
+        assert not any("Lists/A" in l for l in lines), lines
+        lines = c.ok('LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"')
+        assert any(l.endswith('"Lists" ("CHILDINFO" ("SUBSCRIBED"))')
+                   for l in lines), lines
+        lines = c.ok('LIST (SPECIAL-USE) "" "*"')
+        assert lines and all("\\Sent" in l or "\\Trash" in l or
+                             "\\Drafts" in l or "\\Junk" in l or
+                             "\\Archive" in l for l in lines), lines
+        lines = c.ok('LIST "" ("INBOX" "Lists/*") RETURN (SUBSCRIBED '
+                     'STATUS (MESSAGES UNSEEN))')
+        assert '* STATUS "INBOX" (MESSAGES 2 UNSEEN 2)' in lines, lines
+        assert '* LIST (\\HasNoChildren \\Subscribed) "/" "Lists/B"' in \
+            lines, lines
+        assert '* STATUS "Lists/A" (MESSAGES 0 UNSEEN 0)' in lines, lines
+        _, st = c.tagged('LIST (RECURSIVEMATCH) "" "*"')
+        assert st.startswith("BAD"), st
+        _, st = c.tagged('LIST "" "*" RETURN (BOGUS)')
+        assert st.startswith("BAD"), st
+        caps = c.ok("CAPABILITY")[0].split()
+        assert "LIST-EXTENDED" in caps and "LIST-STATUS" in caps
