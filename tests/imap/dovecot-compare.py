@@ -2,7 +2,7 @@
 """dovecot-compare.py - our ENVELOPE, BODY, BODYSTRUCTURE and sections
 next to Dovecot's, for the messages of this folder.
 
-    dovecot-compare.py PORT USER PASSWORD TEST_IMAP_RENDER EXPECT...
+    dovecot-compare.py PORT USER PASSWORD EXPECT...
 
 Logs in to an IMAP server (a private Dovecot, see bench/lib.sh), and for
 each <name>.expect given: empties INBOX, APPENDs the message (in CRLF
@@ -102,7 +102,7 @@ def fetch_item(c, item):
 
 
 def main():
-    port, user, password, _, *expects = sys.argv[1:]
+    port, user, password, *expects = sys.argv[1:]
     c = Client(int(port))
     c.cmd(b'LOGIN ' + user.encode() + b' ' + password.encode())
     c.cmd(b'SELECT INBOX')
