@@ -205,6 +205,8 @@ void imap_flags_write(struct imap_session *is, uint32_t seq);
 /* the seqs of a sequence set or UID set, in order; NULL after a BAD */
 uint32_t *imap_seqs(struct imap_session *is, const char *set, bool uid,
     size_t *n_r);
+/* ascending numbers as a sequence set ("1:3,7") */
+void imap_uidset_write(struct imap_str *out, const uint32_t *uids, size_t n);
 /* flag list to FC_FLAG_ bits and keywords; -1 for a bad flag */
 int imap_flags_parse(struct imap_session *is, const struct imap_arg *arg,
     unsigned int *flags_r, const char ***keywords_r);

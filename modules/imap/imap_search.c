@@ -9,7 +9,8 @@
  * matches are case-insensitive substring matches on the stored bytes
  * (ASCII case folding; RFC 2047 words and transfer encodings are not
  * decoded). CHARSET may be UTF-8 or US-ASCII; others get NO
- * [BADCHARSET].
+ * [BADCHARSET]. RETURN (MIN MAX COUNT ALL) answers with ESEARCH (RFC
+ * 4731).
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -513,6 +514,12 @@ search_match(struct smsg *m, const struct skey *k)
 	return false;
 }
 
+/* ESEARCH return options (RFC 4731) */
+#define R_MIN	0x1
+#define R_MAX	0x2
+#define R_COUNT	0x4
+#define R_ALL	0x8
+
 enum fc_next
 imap_cmd_search(struct imap_session *is, struct imap_command *c,
     const struct imap_arg *args, size_t n, bool uid)
@@ -520,16 +527,43 @@ imap_cmd_search(struct imap_session *is, struct imap_command *c,
 	struct sparse sp = { .is = is, .args = args, .n = n };
 	struct skey *root;
 	struct smsg m = { .is = is };
-	uint32_t seq;
+	unsigned int ret = 0;
+	bool esearch = false;
+	uint32_t seq, *hits = NULL;
+	size_t nhits = 0, i;
 
-	if (n >= 2 && imap_arg_is_atom(&args[0], "CHARSET")) {
-		if (!imap_arg_is_string(&args[1]))
+	if (n >= 2 && imap_arg_is_atom(&args[0], "RETURN")) {
+		const struct imap_arg *r = &args[1];
+
+		if (r->type != IMAP_ARG_LIST)
+			return imap_bad(is, c->tag, "RETURN (options)");
+		for (i = 0; i < r->count; i++) {
+			if (imap_arg_is_atom(&r->list[i], "MIN"))
+				ret |= R_MIN;
+			else if (imap_arg_is_atom(&r->list[i], "MAX"))
+				ret |= R_MAX;
+			else if (imap_arg_is_atom(&r->list[i], "COUNT"))
+				ret |= R_COUNT;
+			else if (imap_arg_is_atom(&r->list[i], "ALL"))
+				ret |= R_ALL;
+			else
+				return imap_bad(is, c->tag, "Unknown RETURN "
+				    "option");
+		}
+		/* RFC 4731 3.1: RETURN () is RETURN (ALL) */
+		if (ret == 0)
+			ret = R_ALL;
+		esearch = true;
+		sp.i = 2;
+	}
+	if (n >= sp.i + 2 && imap_arg_is_atom(&args[sp.i], "CHARSET")) {
+		if (!imap_arg_is_string(&args[sp.i + 1]))
 			return imap_bad(is, c->tag, "CHARSET name");
-		if (strcasecmp(args[1].str, "UTF-8") != 0
-		    && strcasecmp(args[1].str, "US-ASCII") != 0)
+		if (strcasecmp(args[sp.i + 1].str, "UTF-8") != 0
+		    && strcasecmp(args[sp.i + 1].str, "US-ASCII") != 0)
 			return imap_no(is, c->tag, "[BADCHARSET (UTF-8 "
 			    "US-ASCII)] Unsupported charset");
-		sp.i = 2;
+		sp.i += 2;
 	}
 	if (sp.i >= n)
 		return imap_bad(is, c->tag, "SEARCH keys");
@@ -539,18 +573,45 @@ imap_cmd_search(struct imap_session *is, struct imap_command *c,
 		    "Invalid search");
 	m.count = fc_mailbox_count(is->box);
 	m.maxuid = m.count > 0 ? fc_msg_uid(is->box, m.count) : 0;
-	imap_str_adds(&is->out, "* SEARCH");
+	if (esearch)
+		hits = fc_arena_alloc(is->arena, ((size_t)m.count + 1) *
+		    sizeof(*hits));
+	else
+		imap_str_adds(&is->out, "* SEARCH");
 	for (seq = 1; seq <= m.count; seq++) {
+		uint32_t v;
+
 		m.seq = seq;
 		m.loaded = false;
-		if (search_match(&m, root))
-			imap_str_printf(&is->out, " %u", uid ?
-			    fc_msg_uid(is->box, seq) : seq);
+		if (search_match(&m, root)) {
+			v = uid ? fc_msg_uid(is->box, seq) : seq;
+			if (esearch)
+				hits[nhits++] = v;
+			else
+				imap_str_printf(&is->out, " %u", v);
+		}
 		free(m.text);
 		m.text = NULL;
 		if (is->out.len > 65536) {
 			fc_session_write(is->s, is->out.data, is->out.len);
 			imap_str_reset(&is->out);
+		}
+	}
+	if (esearch) {
+		imap_str_adds(&is->out, "* ESEARCH (TAG ");
+		imap_str_add_string(&is->out, c->tag, strlen(c->tag), false);
+		imap_str_addc(&is->out, ')');
+		if (uid)
+			imap_str_adds(&is->out, " UID");
+		if ((ret & R_MIN) && nhits > 0)
+			imap_str_printf(&is->out, " MIN %u", hits[0]);
+		if ((ret & R_MAX) && nhits > 0)
+			imap_str_printf(&is->out, " MAX %u", hits[nhits - 1]);
+		if (ret & R_COUNT)
+			imap_str_printf(&is->out, " COUNT %zu", nhits);
+		if ((ret & R_ALL) && nhits > 0) {
+			imap_str_adds(&is->out, " ALL ");
+			imap_uidset_write(&is->out, hits, nhits);
 		}
 	}
 	imap_str_adds(&is->out, "\r\n");

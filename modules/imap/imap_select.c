@@ -445,8 +445,8 @@ imap_cmd_store(struct imap_session *is, struct imap_command *c,
 /* ------------------------------------------------------------------ */
 /* COPY and MOVE */
 
-/* A UID list as a sequence set: runs of consecutive UIDs as ranges. */
-static void
+/* A list of numbers as a sequence set: consecutive runs as ranges. */
+void
 imap_uidset_write(struct imap_str *out, const uint32_t *uids, size_t n)
 {
 	size_t i = 0, j;

@@ -482,3 +482,26 @@ def test_list_extended_and_status(imap):
         assert st.startswith("BAD"), st
         caps = c.ok("CAPABILITY")[0].split()
         assert "LIST-EXTENDED" in caps and "LIST-STATUS" in caps
+
+
+def test_esearch(imap):
+    """SEARCH RETURN (RFC 4731): MIN, MAX, COUNT, ALL as a set, the tag
+    in the answer, UID for UID SEARCH, and nothing for no match."""
+    user = imap.user()
+    imap.deliver(user, *[message("m%d" % i) for i in range(1, 7)])
+    with imap.client() as c:
+        c.login(user)
+        c.ok("SELECT INBOX")
+        c.ok("STORE 2,5 +FLAGS (\\Seen)")
+        lines, st = c.tagged("SEARCH RETURN (MIN MAX COUNT ALL) UNSEEN")
+        assert st.startswith("OK")
+        tag = st and lines[0].split('"')[1]
+        assert lines[0] == ('* ESEARCH (TAG "%s") MIN 1 MAX 6 COUNT 4 '
+                            'ALL 1,3:4,6' % tag), lines
+        lines = c.ok("UID SEARCH RETURN () SEEN")
+        assert lines[0].endswith(") UID ALL 2,5"), lines
+        lines = c.ok("SEARCH RETURN (COUNT) CHARSET UTF-8 SUBJECT nothing")
+        assert lines[0].endswith(") COUNT 0"), lines
+        _, st = c.tagged("SEARCH RETURN (SAVE) ALL")
+        assert st.startswith("BAD"), st
+        assert "ESEARCH" in c.ok("CAPABILITY")[0].split()
