@@ -144,10 +144,21 @@ def main():
                 elif theirs == b'NIL':
                     theirs = b''
                 ours = unescape(want)
+            elif key == 'binary-error':
+                try:
+                    fetch_item(c, b'BINARY.PEEK[' + arg.encode() + b']')
+                    theirs = b'no error'
+                except RuntimeError as e:
+                    theirs = (b'UNKNOWN-CTE' if b'[UNKNOWN-CTE]' in
+                              e.args[0] else e.args[0])
+                ours = b'UNKNOWN-CTE'
             elif key == 'binary' or key == 'binary-size':
                 spec, want = arg.split('|', 1)
                 big = b'BINARY.PEEK[' if key == 'binary' else b'BINARY.SIZE['
-                theirs = fetch_item(c, big + spec.encode() + b']')
+                try:
+                    theirs = fetch_item(c, big + spec.encode() + b']')
+                except RuntimeError as e:
+                    theirs = e.args[0]
                 theirs = re.sub(rb'^BINARY(\.SIZE)?\[[^\]]*\] ', b'',
                                 theirs or b'')
                 m = re.match(rb'~?\{(\d+)\}\r\n', theirs)
