@@ -31,7 +31,7 @@
 #define IMAP_CAPS \
 	"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE " \
 	"UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH " \
-	"STATUS=SIZE"
+	"CONDSTORE STATUS=SIZE"
 
 static const struct fc_directive imap_directives[] = {
 	{ .name = "greeting", .type = FC_D_STRING, .offset = IMAP_OFF(greeting),

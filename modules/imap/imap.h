@@ -99,6 +99,7 @@ struct imap_session {
 	/* enabled extensions */
 	bool utf8;			/* UTF8=ACCEPT or IMAP4rev2 */
 	bool rev2;
+	bool condstore;			/* CONDSTORE enabled (RFC 7162) */
 
 	/* AUTHENTICATE */
 	struct fc_sasl *sasl;

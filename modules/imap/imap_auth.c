@@ -226,12 +226,18 @@ imap_cmd_enable(struct imap_session *is, struct imap_command *c)
 
 	if (c->count == 0)
 		return imap_bad(is, c->tag, "ENABLE capability...");
-	imap_str_adds(&is->out, "* ENABLED");
-	for (i = 0; i < c->count; i++) {
+	for (i = 0; i < c->count; i++)
 		if (c->args[i].type != IMAP_ARG_ATOM)
 			return imap_bad(is, c->tag, "ENABLE capability...");
-		/* nothing we offer needs enabling yet: RFC 5161 3, unknown
-		 * ones are ignored */
+	imap_str_adds(&is->out, "* ENABLED");
+	for (i = 0; i < c->count; i++) {
+		/* RFC 5161 3: unknown ones are ignored, and each is listed
+		 * only when this command enabled it */
+		if (imap_arg_is_atom(&c->args[i], "CONDSTORE")
+		    && !is->condstore) {
+			is->condstore = true;
+			imap_str_adds(&is->out, " CONDSTORE");
+		}
 	}
 	imap_str_adds(&is->out, "\r\n");
 	imap_write_str(is);

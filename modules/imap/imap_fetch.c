@@ -43,6 +43,7 @@ enum imap_fetch_kind {
 	F_BODYSTRUCTURE,
 	F_SECTION,		/* BODY[...], BINARY[...], RFC822* */
 	F_BINARY_SIZE,
+	F_MODSEQ,
 };
 
 struct imap_fetch_item {
@@ -187,7 +188,7 @@ imap_fetch_item_parse(struct imap_session *is, struct imap_fetch *f,
 		{ "UID", F_UID }, { "FLAGS", F_FLAGS },
 		{ "INTERNALDATE", F_INTERNALDATE }, { "RFC822.SIZE", F_SIZE },
 		{ "ENVELOPE", F_ENVELOPE }, { "BODY", F_BODY },
-		{ "BODYSTRUCTURE", F_BODYSTRUCTURE },
+		{ "BODYSTRUCTURE", F_BODYSTRUCTURE }, { "MODSEQ", F_MODSEQ },
 	};
 	struct imap_fetch_item *it;
 	const char *s;
@@ -245,9 +246,24 @@ imap_cmd_fetch(struct imap_session *is, struct imap_command *c,
 {
 	struct imap_fetch *f;
 	const char *err = "Invalid FETCH item";
-	size_t size = 0, i;
-	bool has_uid = false;
+	size_t size = 0, i, k;
+	bool has_uid = false, has_modseq = false, changed = false;
+	uint64_t since = 0;
 
+	if (n == 3) {
+		/* RFC 7162 3.1.4: FETCH set items (CHANGEDSINCE modseq) */
+		const struct imap_arg *m = &args[2];
+
+		if (m->type != IMAP_ARG_LIST || m->count != 2
+		    || !imap_arg_is_atom(&m->list[0], "CHANGEDSINCE")
+		    || m->list[1].type != IMAP_ARG_ATOM
+		    || imap_parse_number(m->list[1].str, INT64_MAX, &since) < 0)
+			return imap_bad(is, c->tag, "FETCH set items "
+			    "(CHANGEDSINCE modseq)");
+		changed = true;
+		is->condstore = true;
+		n = 2;
+	}
 	if (n != 2 || args[0].type != IMAP_ARG_ATOM)
 		return imap_bad(is, c->tag, "FETCH set items");
 	f = fc_arena_alloc(is->arena, sizeof(*f));
@@ -273,13 +289,27 @@ imap_cmd_fetch(struct imap_session *is, struct imap_command *c,
 
 		if (it->kind == F_UID && has_uid)
 			it->kind = F_UID, it->name = "dup";
-		if (it->kind >= F_ENVELOPE)
+		if (it->kind == F_MODSEQ) {
+			is->condstore = true;
+			has_modseq = true;
+		}
+		if (it->kind >= F_ENVELOPE && it->kind != F_MODSEQ)
 			f->need_mime = true;
 		if (it->kind == F_SECTION && !it->peek && !is->readonly)
 			f->sets_seen = true;
 	}
+	/* RFC 7162 3.1.4.1: with CONDSTORE on, every FETCH answer
+	 * carries MODSEQ */
+	if (is->condstore && !has_modseq)
+		imap_fetch_add(f, is->arena, &size)->kind = F_MODSEQ;
 	if ((f->seqs = imap_seqs(is, args[0].str, uid, &f->nseqs)) == NULL)
 		return imap_bad(is, c->tag, "Invalid message set");
+	if (changed) {
+		for (i = 0, k = 0; i < f->nseqs; i++)
+			if (fc_msg_modseq(is->box, f->seqs[i]) > since)
+				f->seqs[k++] = f->seqs[i];
+		f->nseqs = k;
+	}
 	f->msg_arena = fc_arena_new("imap-fetch", 16384);
 	is->fetch = f;
 	return imap_fetch_more(is);
@@ -373,6 +403,10 @@ imap_fetch_items(struct imap_session *is, struct imap_fetch *f)
 		case F_INTERNALDATE:
 			imap_internaldate_write(&is->out,
 			    fc_msg_internal_date(is->box, f->seq));
+			break;
+		case F_MODSEQ:
+			imap_str_printf(&is->out, "MODSEQ (%llu)",
+			    (unsigned long long)fc_msg_modseq(is->box, f->seq));
 			break;
 		case F_SIZE:
 			imap_str_printf(&is->out, "RFC822.SIZE %llu",

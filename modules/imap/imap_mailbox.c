@@ -132,7 +132,7 @@ static int
 imap_status_items_check(const struct imap_arg *items)
 {
 	static const char *const known[] = { "MESSAGES", "RECENT", "UIDNEXT",
-		"UIDVALIDITY", "UNSEEN", "SIZE", "DELETED" };
+		"UIDVALIDITY", "UNSEEN", "SIZE", "DELETED", "HIGHESTMODSEQ" };
 	size_t i, k;
 
 	if (items->type != IMAP_ARG_LIST || items->count == 0)
@@ -177,6 +177,8 @@ imap_status_write(struct imap_session *is, const char *name,
 			v = st->unseen, nm = "UNSEEN";
 		else if (imap_arg_is_atom(it, "SIZE"))
 			v = st->size, nm = "SIZE";
+		else if (imap_arg_is_atom(it, "HIGHESTMODSEQ"))
+			v = st->highestmodseq, nm = "HIGHESTMODSEQ";
 		else
 			v = st->deleted, nm = "DELETED";
 		imap_str_printf(&is->out, "%s%s %llu", i > 0 ? " " : "", nm,

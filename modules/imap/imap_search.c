@@ -38,7 +38,7 @@ enum key {
 	K_ALL = 0, K_FLAG, K_UNFLAG, K_KEYWORD, K_UNKEYWORD, K_NONE,
 	K_LARGER, K_SMALLER, K_BEFORE, K_ON, K_SINCE, K_SENTBEFORE, K_SENTON,
 	K_SENTSINCE, K_SEQ, K_UID, K_NOT, K_OR, K_AND, K_HEADER, K_BODY,
-	K_TEXT,
+	K_TEXT, K_MODSEQ,
 };
 
 struct skey {
@@ -59,6 +59,7 @@ struct sparse {
 	size_t n, i;
 	const char *error;
 	bool needs_text;
+	bool has_modseq;
 	int depth;
 };
 
@@ -139,6 +140,7 @@ search_and(struct sparse *sp, const struct imap_arg *args, size_t n)
 		tail = &e->next;
 	}
 	sp->needs_text = sp->needs_text || inner.needs_text;
+	sp->has_modseq = sp->has_modseq || inner.has_modseq;
 	return k;
 }
 
@@ -266,6 +268,33 @@ search_key(struct sparse *sp)
 			return NULL;
 		if (imap_seqset_parse(v, a, &k->set) < 0) {
 			sp->error = "Invalid UID set";
+			return NULL;
+		}
+		return k;
+	}
+	if (strcasecmp(s, "MODSEQ") == 0) {
+		/* RFC 7162 3.1.5: MODSEQ [entry-name entry-type] n */
+		const struct imap_arg *x;
+
+		k->key = K_MODSEQ;
+		sp->is->condstore = true;
+		sp->has_modseq = true;
+		if ((x = search_next(sp)) == NULL)
+			return NULL;
+		if (x->type == IMAP_ARG_QUOTED) {
+			/* a flag's entry and its type: all ours are shared */
+			if ((x = search_next(sp)) == NULL
+			    || x->type != IMAP_ARG_ATOM || (strcasecmp(x->str,
+			    "priv") != 0 && strcasecmp(x->str, "shared") != 0
+			    && strcasecmp(x->str, "all") != 0)
+			    || (x = search_next(sp)) == NULL) {
+				sp->error = "MODSEQ entry type";
+				return NULL;
+			}
+		}
+		if (x->type != IMAP_ARG_ATOM
+		    || imap_parse_number(x->str, INT64_MAX, &k->num) < 0) {
+			sp->error = "Invalid mod-sequence";
 			return NULL;
 		}
 		return k;
@@ -488,6 +517,8 @@ search_match(struct smsg *m, const struct skey *k)
 	case K_UID:
 		return imap_seqset_contains(&k->set, fc_msg_uid(box, m->seq),
 		    m->maxuid);
+	case K_MODSEQ:
+		return fc_msg_modseq(box, m->seq) >= k->num;
 	case K_NOT:
 		return !search_match(m, k->a);
 	case K_OR:
@@ -531,6 +562,7 @@ imap_cmd_search(struct imap_session *is, struct imap_command *c,
 	bool esearch = false;
 	uint32_t seq, *hits = NULL;
 	size_t nhits = 0, i;
+	uint64_t top = 0;
 
 	if (n >= 2 && imap_arg_is_atom(&args[0], "RETURN")) {
 		const struct imap_arg *r = &args[1];
@@ -584,6 +616,8 @@ imap_cmd_search(struct imap_session *is, struct imap_command *c,
 		m.seq = seq;
 		m.loaded = false;
 		if (search_match(&m, root)) {
+			if (fc_msg_modseq(is->box, seq) > top)
+				top = fc_msg_modseq(is->box, seq);
 			v = uid ? fc_msg_uid(is->box, seq) : seq;
 			if (esearch)
 				hits[nhits++] = v;
@@ -613,7 +647,12 @@ imap_cmd_search(struct imap_session *is, struct imap_command *c,
 			imap_str_adds(&is->out, " ALL ");
 			imap_uidset_write(&is->out, hits, nhits);
 		}
-	}
+		if (sp.has_modseq && nhits > 0)
+			imap_str_printf(&is->out, " MODSEQ %llu",
+			    (unsigned long long)top);
+	} else if (sp.has_modseq && top > 0)
+		imap_str_printf(&is->out, " (MODSEQ %llu)",
+		    (unsigned long long)top);
 	imap_str_adds(&is->out, "\r\n");
 	imap_write_str(is);
 	imap_news(is, uid);

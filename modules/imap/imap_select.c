@@ -180,6 +180,9 @@ imap_news(struct imap_session *is, bool expunges)
 		imap_str_printf(&is->out, "* %u FETCH (UID %u FLAGS ", seq,
 		    fc_msg_uid(is->box, seq));
 		imap_flags_write(is, seq);
+		if (is->condstore)
+			imap_str_printf(&is->out, " MODSEQ (%llu)",
+			    (unsigned long long)fc_msg_modseq(is->box, seq));
 		imap_str_adds(&is->out, ")\r\n");
 		imap_write_str(is);
 	}
@@ -293,7 +296,14 @@ imap_cmd_select(struct imap_session *is, struct imap_command *c,
 	uint32_t count, seq, unseen = 0;
 	size_t i, nk;
 
-	if (c->count != 1)
+	if (c->count == 2) {
+		/* RFC 7162 3.1.8: SELECT mailbox (CONDSTORE) */
+		if (c->args[1].type != IMAP_ARG_LIST || c->args[1].count != 1
+		    || !imap_arg_is_atom(&c->args[1].list[0], "CONDSTORE"))
+			return imap_bad(is, c->tag, "Unknown %s parameter",
+			    what);
+		is->condstore = true;
+	} else if (c->count != 1)
 		return imap_bad(is, c->tag, "%s mailbox", what);
 	if ((name = imap_mailbox_arg(is, c->tag, &c->args[0], &next)) == NULL)
 		return next;
@@ -335,8 +345,10 @@ imap_cmd_select(struct imap_session *is, struct imap_command *c,
 		imap_str_printf(&is->out, "* OK [UNSEEN %u] First unseen\r\n",
 		    unseen);
 	imap_str_printf(&is->out, "* OK [UIDVALIDITY %u] UIDs valid\r\n"
-	    "* OK [UIDNEXT %u] Predicted next UID\r\n",
-	    fc_mailbox_uidvalidity(is->box), fc_mailbox_uidnext(is->box));
+	    "* OK [UIDNEXT %u] Predicted next UID\r\n"
+	    "* OK [HIGHESTMODSEQ %llu] Highest\r\n",
+	    fc_mailbox_uidvalidity(is->box), fc_mailbox_uidnext(is->box),
+	    (unsigned long long)fc_mailbox_highestmodseq(is->box));
 	imap_write_str(is);
 	return imap_ok(is, c->tag, "[%s] %s completed", is->readonly ?
 	    "READ-ONLY" : "READ-WRITE", what);
@@ -397,10 +409,31 @@ imap_cmd_store(struct imap_session *is, struct imap_command *c,
 	enum fc_store_op op;
 	const char *item, **keywords;
 	unsigned int flags;
-	uint32_t *seqs;
-	size_t count, i;
-	bool silent;
+	uint32_t *seqs, *failed = NULL;
+	size_t count, i, nfailed = 0;
+	uint64_t unchangedsince = 0;
+	bool silent, conditional = false;
+	struct imap_arg *copy;
 
+	if (n == 4 && args[1].type == IMAP_ARG_LIST) {
+		/* RFC 7162 3.1.3: STORE set (UNCHANGEDSINCE n) item flags */
+		const struct imap_arg *m = &args[1];
+
+		if (m->count != 2 || !imap_arg_is_atom(&m->list[0],
+		    "UNCHANGEDSINCE") || m->list[1].type != IMAP_ARG_ATOM
+		    || imap_parse_number(m->list[1].str, INT64_MAX,
+		    &unchangedsince) < 0)
+			return imap_bad(is, c->tag, "STORE set "
+			    "(UNCHANGEDSINCE modseq) item flags");
+		conditional = true;
+		is->condstore = true;
+		copy = fc_arena_alloc(is->arena, 3 * sizeof(*copy));
+		copy[0] = args[0];
+		copy[1] = args[2];
+		copy[2] = args[3];
+		args = copy;
+		n = 3;
+	}
 	if (n != 3 || args[0].type != IMAP_ARG_ATOM
 	    || args[1].type != IMAP_ARG_ATOM)
 		return imap_bad(is, c->tag, "STORE set item flags");
@@ -421,10 +454,23 @@ imap_cmd_store(struct imap_session *is, struct imap_command *c,
 		return imap_bad(is, c->tag, "Invalid message set");
 	if (is->readonly)
 		return imap_no(is, c->tag, "[READ-ONLY] Mailbox is read-only");
+	if (conditional && unchangedsince == 0) {
+		/* every message has a modseq above 0: none may change */
+		failed = seqs;
+		nfailed = count;
+		count = 0;
+	}
 	if (count > 0 && fc_mailbox_store(is->box, seqs, count, op, flags,
-	    keywords, 0, NULL, NULL, NULL) < 0)
+	    keywords, unchangedsince, is->arena, &failed, &nfailed) < 0)
 		return imap_store_no(is, c->tag, "STORE");
-	for (i = 0; i < count && (!silent || uid); i++) {
+	for (i = 0; i < count && (!silent || uid || is->condstore); i++) {
+		size_t k;
+
+		for (k = 0; k < nfailed && failed != seqs; k++)
+			if (failed[k] == seqs[i])
+				break;
+		if (k < nfailed && failed != seqs)
+			continue;	/* not changed: in [MODIFIED] */
 		imap_str_printf(&is->out, "* %u FETCH (", seqs[i]);
 		if (uid)
 			imap_str_printf(&is->out, "UID %u%s",
@@ -433,12 +479,30 @@ imap_cmd_store(struct imap_session *is, struct imap_command *c,
 			imap_str_adds(&is->out, "FLAGS ");
 			imap_flags_write(is, seqs[i]);
 		}
+		if (is->condstore)
+			imap_str_printf(&is->out, "%sMODSEQ (%llu)",
+			    silent && !uid ? "" : " ", (unsigned long long)
+			    fc_msg_modseq(is->box, seqs[i]));
 		imap_str_adds(&is->out, ")\r\n");
 		if (is->out.len > 16384)
 			imap_write_str(is);
 	}
 	imap_write_str(is);
 	imap_news(is, false);
+	if (nfailed > 0) {
+		uint32_t *ids = fc_arena_alloc(is->arena,
+		    nfailed * sizeof(*ids));
+
+		/* [MODIFIED] names UIDs for UID STORE, else numbers */
+		for (i = 0; i < nfailed; i++)
+			ids[i] = uid ? fc_msg_uid(is->box, failed[i]) :
+			    failed[i];
+		imap_str_printf(&is->out, "%s OK [MODIFIED ", c->tag);
+		imap_uidset_write(&is->out, ids, nfailed);
+		imap_str_adds(&is->out, "] Conditional STORE failed\r\n");
+		imap_write_str(is);
+		return FC_NEXT_CONTINUE;
+	}
 	return imap_ok(is, c->tag, "STORE completed");
 }
 

@@ -505,3 +505,44 @@ def test_esearch(imap):
         _, st = c.tagged("SEARCH RETURN (SAVE) ALL")
         assert st.startswith("BAD"), st
         assert "ESEARCH" in c.ok("CAPABILITY")[0].split()
+
+
+def test_condstore(imap):
+    """CONDSTORE (RFC 7162): HIGHESTMODSEQ in SELECT and STATUS, MODSEQ
+    in FETCH once enabled, CHANGEDSINCE, STORE UNCHANGEDSINCE with
+    [MODIFIED], SEARCH MODSEQ."""
+    import re
+    user = imap.user()
+    imap.deliver(user, message("a"), message("b"), message("c"))
+    with imap.client() as c, imap.client() as other:
+        c.login(user)
+        other.login(user)
+        assert c.ok("ENABLE CONDSTORE") == ["* ENABLED CONDSTORE"]
+        lines = c.ok("SELECT INBOX")
+        hms = [l for l in lines if "[HIGHESTMODSEQ " in l]
+        assert hms, lines
+        high = int(re.search(r"HIGHESTMODSEQ (\d+)", hms[0]).group(1))
+        lines = c.ok("STATUS INBOX (HIGHESTMODSEQ)")
+        assert "HIGHESTMODSEQ %d" % high in lines[0], lines
+        lines = c.ok("FETCH 1:* (FLAGS)")
+        mods = [int(re.search(r"MODSEQ \((\d+)\)", l).group(1))
+                for l in lines]
+        assert len(mods) == 3 and max(mods) <= high, lines
+        lines = c.ok("STORE 2 +FLAGS (\\Flagged)")
+        m2 = int(re.search(r"MODSEQ \((\d+)\)", lines[0]).group(1))
+        assert m2 > high, lines
+        lines = c.ok("FETCH 1:* (UID) (CHANGEDSINCE %d)" % high)
+        assert len(lines) == 1 and lines[0].startswith("* 2 FETCH"), lines
+        assert c.ok("SEARCH MODSEQ %d" % m2)[0] == \
+            "* SEARCH 2 (MODSEQ %d)" % m2
+        other.ok("SELECT INBOX")
+        other.ok("STORE 3 +FLAGS (\\Seen)")
+        lines, st = c.tagged("STORE 1,3 (UNCHANGEDSINCE %d) +FLAGS "
+                             "(\\Answered)" % high)
+        assert st.startswith("OK [MODIFIED 3]"), (lines, st)
+        assert any(l.startswith("* 1 FETCH") and "\\Answered" in l
+                   for l in lines), lines
+        # the other session's change, with its MODSEQ
+        assert any(l.startswith("* 3 FETCH") and "MODSEQ" in l
+                   and "\\Seen" in l for l in lines), lines
+        assert "CONDSTORE" in c.ok("CAPABILITY")[0].split()
