@@ -38,10 +38,12 @@ void imap_envelope_write(struct imap_str *out, const struct fc_mime_part *root,
 
 /*
  * BODY (extended false) or BODYSTRUCTURE (extended true, with the
- * extension data: MD5 NIL, disposition, language, location) of the
- * message root. A message/rfc822 part carries its inner ENVELOPE, BODY
- * and line count; text parts their line count. Sizes and line counts are
- * those of the CRLF form.
+ * extension data: MD5 (Content-MD5 or NIL), disposition, language,
+ * location) of the message root. A message/rfc822 part carries its inner
+ * ENVELOPE, BODY and line count (all-NIL and empty when its content is
+ * encoded); message/global too with utf8 (IMAP4rev2's grammar); text
+ * parts their line count. Sizes and line counts are those of the CRLF
+ * form. The rules are at the top of imap_bodystructure.c.
  */
 void imap_bodystructure_write(struct imap_str *out,
     const struct fc_mime_part *root, bool extended, bool utf8);
