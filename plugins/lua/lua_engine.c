@@ -263,17 +263,14 @@ lua_engine_count_hook(lua_State *L, lua_Debug *ar)
 {
 	struct lua_engine *e = lua_engine_of(L);
 	struct lua_msg *m = e->running;
-	static uint64_t load_count;
 
 	(void)ar;
 	if (m == NULL) {
 		if (e->loading == NULL)
 			return;
-		load_count += LUA_HOOK_STEP;
-		if (load_count > LUA_LOAD_INSTRUCTIONS) {
-			load_count = 0;
+		e->load_instructions += LUA_HOOK_STEP;
+		if (e->load_instructions > LUA_LOAD_INSTRUCTIONS)
 			luaL_error(L, "instruction limit reached while loading");
-		}
 		return;
 	}
 	m->instructions += LUA_HOOK_STEP;
@@ -625,6 +622,7 @@ lua_engine_load_file(struct lua_engine *e, const char *path,
 		lua_setmetatable(L, -2);
 		lua_setupvalue(L, -2, 1);
 		e->loading = path;
+		e->load_instructions = 0;
 		lua_sethook(L, lua_engine_count_hook, LUA_MASKCOUNT,
 		    LUA_HOOK_STEP);
 		st = lua_pcall(L, 0, 0, 0);
@@ -1061,7 +1059,8 @@ lua_init(struct fc_core *core, void *conf, const char **error_r)
 	fc_log(FC_LOG_INFO, "lua: %zu rules loaded", e->nrules);
 	lua_engine_free(&e);
 	if (fc_command_add(core, "filter", "filter test MESSAGE.eml [--from "
-	    "ADDR] [--rcpt ADDR]... [--ip IP] [--helo NAME] [--user NAME]",
+	    "ADDR] [--rcpt ADDR]... [--ip IP] [--helo NAME] [--user NAME] | "
+	    "filter bench [--runs N] MESSAGE.eml...",
 	    lua_test_command, c, error_r) < 0)
 		return -1;
 	return lua_hooks_register(core, c, error_r);

@@ -74,6 +74,7 @@ struct lua_engine {
 	struct lua_rule *rules;
 	size_t nrules, rules_size;
 	const char *loading;		/* the script being loaded */
+	uint64_t load_instructions;	/* its top level's, so far */
 	/* the allocator's account */
 	size_t mem_used, mem_limit;	/* limit 0: none */
 	/* the rule that runs now, for the instruction hook */

@@ -386,18 +386,57 @@ test_store(void)
 	fc_arena_free(&a);
 }
 
+static const char settings_lua[] =
+"facteur.settings('Example.ORG', { reject = 3, junk = false, n = 7 })\n"
+"facteur.settings('vip@example.org', { header = 100 })\n"
+"facteur.rule { name = 'S', score = 4, check = function(msg)\n"
+"  return msg:setting('n') == 7 or msg:setting('n') == nil end }\n";
+
+/* facteur.settings: thresholds and values per recipient domain and
+ * address */
+static void
+test_settings(void)
+{
+	char *scripts[2] = { write_file("settings.lua", settings_lua), NULL };
+	struct lua_conf c = conf_for(scripts);
+	struct fc_arena *a = fc_arena_new("test", 1024);
+	const char *err = NULL;
+	struct lua_engine *e = lua_engine_new(&c, &err);
+	struct lua_msg *m;
+	double required;
+
+	ok(e != NULL, "settings load (%s)", err ? err : "ok");
+	if (e == NULL)
+		return;
+	is_str(run(e, a, -1, LUA_STAGE_DATA, &m), "S(4)", "msg:setting");
+	is_int(lua_engine_verdict(m, &required), LUA_ACTION_REJECT,
+	    "the domain's reject threshold");
+	ok(required == 3, "required: the domain's lowest threshold");
+	m->rcpts[0] = "VIP@example.org";
+	m->total = 8;
+	is_int(lua_engine_verdict(m, &required), LUA_ACTION_REJECT,
+	    "an address falls back to its domain; junk off");
+	m->rcpts[0] = "bob@example.net";
+	m->total = 4;
+	is_int(lua_engine_verdict(m, &required), LUA_ACTION_ACCEPT,
+	    "another domain: the lua block's thresholds");
+	lua_engine_free(&e);
+	fc_arena_free(&a);
+}
+
 int
 main(void)
 {
 	char cmd[600];
 
-	plan(40);
+	plan(47);
 	if (mkdtemp(dir) == NULL)
 		return 99;
 	test_load_errors();
 	test_rules_and_limits();
 	test_message();
 	test_store();
+	test_settings();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		diag("could not remove %s", dir);
