@@ -97,3 +97,20 @@ def test_tool_prints_stage_and_forced_verdict(conf):
     assert re.search(r"^GTUBE\s+1000\.00\s+data$", r.stdout, re.M)
     assert ("action greylist at mail: 451 4.7.1 Too many messages from "
             "your address: slow down") in r.stdout
+
+
+def test_bench_command(conf):
+    """filter bench times the rule set on the messages and prints the
+    median and p99 per message."""
+    r = subprocess.run([FACTEURCTL, "-c", conf, "filter", "bench", "--runs",
+                        "3", os.path.join(RULES, "gtube.eml"),
+                        os.path.join(RULES, "html_phish.eml")],
+                       capture_output=True, text=True,
+                       env=harness.facteurd_env(ENV), timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert re.fullmatch(r"messages 2 runs 3 rules 13 median_us \d+ "
+                        r"p99_us \d+ mean_us [\d.]+\n", r.stdout), r.stdout
+    r = subprocess.run([FACTEURCTL, "-c", conf, "filter", "bench"],
+                       capture_output=True, text=True,
+                       env=harness.facteurd_env(ENV), timeout=60)
+    assert r.returncode == 2 and "usage" in r.stderr
