@@ -177,6 +177,8 @@ enum fc_next imap_cmd_rename(struct imap_session *is, struct imap_command *c);
 enum fc_next imap_cmd_subscribe(struct imap_session *is,
     struct imap_command *c, bool on);
 enum fc_next imap_cmd_status(struct imap_session *is, struct imap_command *c);
+/* GETQUOTA, GETQUOTAROOT, SETQUOTA */
+enum fc_next imap_cmd_quota(struct imap_session *is, struct imap_command *c);
 
 /* imap_select.c */
 enum fc_next imap_cmd_select(struct imap_session *is, struct imap_command *c,

@@ -132,7 +132,8 @@ static int
 imap_status_items_check(const struct imap_arg *items)
 {
 	static const char *const known[] = { "MESSAGES", "RECENT", "UIDNEXT",
-		"UIDVALIDITY", "UNSEEN", "SIZE", "DELETED", "HIGHESTMODSEQ" };
+		"UIDVALIDITY", "UNSEEN", "SIZE", "DELETED", "HIGHESTMODSEQ",
+		"DELETED-STORAGE" };
 	size_t i, k;
 
 	if (items->type != IMAP_ARG_LIST || items->count == 0)
@@ -145,6 +146,25 @@ imap_status_items_check(const struct imap_arg *items)
 			return -1;
 	}
 	return 0;
+}
+
+/* The bytes of the messages with \Deleted in a mailbox (0 when it
+ * cannot be opened: STATUS has already found it). */
+static uint64_t
+imap_deleted_bytes(struct imap_session *is, const char *name)
+{
+	struct fc_mailbox *box;
+	uint64_t total = 0;
+	uint32_t seq, n;
+
+	if (fc_mailbox_open(is->store, name, FC_OPEN_READONLY, &box) < 0)
+		return 0;
+	n = fc_mailbox_count(box);
+	for (seq = 1; seq <= n; seq++)
+		if (fc_msg_flags(box, seq) & FC_FLAG_DELETED)
+			total += fc_msg_size(box, seq, true);
+	fc_mailbox_close(&box);
+	return total;
 }
 
 /* "* STATUS name (...)" for a checked item list; -1 on a store error. */
@@ -179,6 +199,11 @@ imap_status_write(struct imap_session *is, const char *name,
 			v = st->size, nm = "SIZE";
 		else if (imap_arg_is_atom(it, "HIGHESTMODSEQ"))
 			v = st->highestmodseq, nm = "HIGHESTMODSEQ";
+		else if (imap_arg_is_atom(it, "DELETED-STORAGE")) {
+			/* RFC 9208 4.2.2: KiB held by \Deleted messages */
+			v = (imap_deleted_bytes(is, name) + 1023) / 1024;
+			nm = "DELETED-STORAGE";
+		}
 		else
 			v = st->deleted, nm = "DELETED";
 		imap_str_printf(&is->out, "%s%s %llu", i > 0 ? " " : "", nm,
@@ -489,4 +514,83 @@ imap_cmd_status(struct imap_session *is, struct imap_command *c)
 	if (imap_status_write(is, name, &c->args[1]) < 0)
 		return imap_store_no(is, c->tag, "STATUS");
 	return imap_ok(is, c->tag, "STATUS completed");
+}
+
+/* ------------------------------------------------------------------ */
+/* QUOTA (RFC 9208): one quota root, "", over the whole store */
+
+/* "* QUOTA "" (...)", or nothing when the user has no limits. */
+static int
+imap_quota_write(struct imap_session *is, bool *any_r)
+{
+	uint64_t bytes, bytes_limit, msgs, msgs_limit;
+
+	*any_r = false;
+	if (fc_store_quota(is->store, &bytes, &bytes_limit, &msgs,
+	    &msgs_limit) < 0)
+		return -1;
+	if (bytes_limit == 0 && msgs_limit == 0)
+		return 0;
+	*any_r = true;
+	imap_str_adds(&is->out, "* QUOTA \"\" (");
+	if (bytes_limit > 0)
+		imap_str_printf(&is->out, "STORAGE %llu %llu",
+		    (unsigned long long)((bytes + 1023) / 1024),
+		    (unsigned long long)(bytes_limit / 1024));
+	if (msgs_limit > 0)
+		imap_str_printf(&is->out, "%sMESSAGE %llu %llu",
+		    bytes_limit > 0 ? " " : "", (unsigned long long)msgs,
+		    (unsigned long long)msgs_limit);
+	imap_str_adds(&is->out, ")\r\n");
+	return 0;
+}
+
+enum fc_next
+imap_cmd_quota(struct imap_session *is, struct imap_command *c)
+{
+	enum fc_next next;
+	const char *name;
+	bool any;
+
+	if (strcmp(c->name, "SETQUOTA") == 0)
+		return imap_no(is, c->tag, "[NOPERM] Quotas are set by the "
+		    "administrator");
+	if (c->count != 1 || !imap_arg_is_string(&c->args[0]))
+		return imap_bad(is, c->tag, "%s %s", c->name,
+		    strcmp(c->name, "GETQUOTA") == 0 ? "root" : "mailbox");
+	if (strcmp(c->name, "GETQUOTA") == 0) {
+		if (c->args[0].len != 0)
+			return imap_no(is, c->tag, "[NONEXISTENT] No such quota "
+			    "root");
+		if (imap_quota_write(is, &any) < 0)
+			return imap_store_no(is, c->tag, "GETQUOTA");
+		if (!any)
+			return imap_no(is, c->tag, "[NONEXISTENT] No quota");
+		imap_write_str(is);
+		return imap_ok(is, c->tag, "GETQUOTA completed");
+	}
+	/* GETQUOTAROOT mailbox */
+	if ((name = imap_mailbox_arg(is, c->tag, &c->args[0], &next)) == NULL)
+		return next;
+	{
+		const struct fc_mailbox_status *st;
+
+		if (fc_store_status(is->store, name, is->arena, &st) < 0)
+			return imap_store_no(is, c->tag, "GETQUOTAROOT");
+	}
+	if (imap_quota_write(is, &any) < 0)
+		return imap_store_no(is, c->tag, "GETQUOTAROOT");
+	{
+		struct imap_str quota = is->out;
+
+		imap_str_init(&is->out);
+		imap_str_adds(&is->out, "* QUOTAROOT ");
+		imap_name_write(is, name);
+		imap_str_adds(&is->out, any ? " \"\"\r\n" : "\r\n");
+		imap_write_str(is);
+		imap_str_free(&is->out);
+		is->out = quota;
+	}
+	imap_write_str(is);
+	return imap_ok(is, c->tag, "GETQUOTAROOT completed");
 }

@@ -288,6 +288,8 @@ static const struct {
 	{ "SUBSCRIBE", AUTHED }, { "UNSUBSCRIBE", AUTHED },
 	{ "LIST", AUTHED }, { "LSUB", AUTHED }, { "NAMESPACE", AUTHED },
 	{ "STATUS", AUTHED }, { "APPEND", AUTHED }, { "IDLE", AUTHED },
+	{ "GETQUOTA", AUTHED }, { "GETQUOTAROOT", AUTHED },
+	{ "SETQUOTA", AUTHED },
 	{ "CHECK", SELECTED }, { "CLOSE", SELECTED }, { "UNSELECT", SELECTED },
 	{ "EXPUNGE", SELECTED }, { "SEARCH", SELECTED },
 	{ "FETCH", SELECTED }, { "STORE", SELECTED }, { "COPY", SELECTED },
@@ -364,6 +366,9 @@ imap_dispatch(struct imap_session *is, struct imap_command *c)
 		    "[date] {size}");
 	if (strcmp(n, "IDLE") == 0)
 		return imap_cmd_idle(is, c);
+	if (strcmp(n, "GETQUOTA") == 0 || strcmp(n, "GETQUOTAROOT") == 0
+	    || strcmp(n, "SETQUOTA") == 0)
+		return imap_cmd_quota(is, c);
 	if (strcmp(n, "CLOSE") == 0)
 		return imap_cmd_close(is, c, true);
 	if (strcmp(n, "UNSELECT") == 0)

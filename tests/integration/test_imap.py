@@ -546,3 +546,32 @@ def test_condstore(imap):
         assert any(l.startswith("* 3 FETCH") and "MODSEQ" in l
                    and "\\Seen" in l for l in lines), lines
         assert "CONDSTORE" in c.ok("CAPABILITY")[0].split()
+
+
+def test_quota(imap):
+    """QUOTA (RFC 9208): the one root "" with the user's limits; a user
+    without limits has no root; SETQUOTA is refused; STATUS
+    DELETED-STORAGE counts \\Deleted messages in KiB."""
+    user = imap.quota_user()
+    imap.deliver(user, message("q1", body="x" * 3000 + "\n"),
+                 message("q2"))
+    with imap.client() as c:
+        c.login(user)
+        lines = c.ok("GETQUOTAROOT INBOX")
+        assert lines[0] == '* QUOTAROOT "INBOX" ""', lines
+        assert lines[1].startswith('* QUOTA "" (STORAGE '), lines
+        assert lines[1].endswith(" 1024 MESSAGE 2 5)"), lines
+        assert c.ok('GETQUOTA ""') == lines[1:]
+        _, st = c.tagged('SETQUOTA "" (STORAGE 10)')
+        assert st.startswith("NO"), st
+        c.ok("SELECT INBOX")
+        c.ok("STORE 1 +FLAGS (\\Deleted)")
+        lines = c.ok("STATUS INBOX (DELETED DELETED-STORAGE)")
+        assert "DELETED 1 DELETED-STORAGE 4)" in lines[0], lines
+    with imap.client() as c:
+        c.login(imap.user())
+        assert c.ok("GETQUOTAROOT INBOX") == ['* QUOTAROOT "INBOX"']
+        _, st = c.tagged('GETQUOTA ""')
+        assert st.startswith("NO"), st
+        caps = c.ok("CAPABILITY")[0].split()
+        assert "QUOTA" in caps and "QUOTA=RES-STORAGE" in caps

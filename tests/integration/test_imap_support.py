@@ -89,6 +89,10 @@ class ImapServer:
         """A user no other test of this server has used."""
         return next(self._users)
 
+    def quota_user(self):
+        """The one user with limits: 1 MiB and 5 messages."""
+        return USERS[-1]
+
     def client(self, greet=True, timeout=10.0):
         c = ImapClient(self.port, timeout=timeout)
         if greet:
@@ -145,7 +149,10 @@ def write_users(directory, password_hash):
     path = os.path.join(directory, "passwd")
     with open(path, "w", encoding="utf-8") as f:
         for user in USERS:
-            f.write("%s:%s\n" % (user, password_hash))
+            # the last user has limits (QUOTA tests)
+            extra = "::::::quota=1M quota_messages=5" \
+                if user == USERS[-1] else ""
+            f.write("%s:%s%s\n" % (user, password_hash, extra))
     os.chmod(path, 0o644)
 
 
