@@ -1,7 +1,9 @@
 """The pgsql module with real clients: users, domains and aliases in the
 database (facteurctl), SMTP delivery and POP3 on pgsql storage, two
-facteurd nodes on one database, PostgreSQL restarted under SMTP
-deliveries, names and strings with quotes and backslashes, and a schema
+facteurd nodes on one database (SMTP and IMAP APPEND on one, POP3, IMAP
+IDLE and FETCH on the other; concurrent deliveries to one mailbox from
+both), PostgreSQL restarted under SMTP deliveries and under an IMAP
+session, names and strings with quotes and backslashes, and a schema
 newer than the binary.
 
 One private PostgreSQL for the file (scripts/tools/pg-test-cluster.sh:
@@ -98,6 +100,7 @@ class Node:
         os.makedirs(directory, exist_ok=True)
         self.smtp_port = free_port()
         self.pop3_port = free_port()
+        self.imap_port = free_port()
         self.conninfo = "host=%s port=%s dbname=%s user=facteur" % (
             cluster.host, cluster.port, db)
         extra = ("pgsql {\n    connect \"%s\";\n    reconnect_max 500ms;\n"
@@ -106,13 +109,15 @@ class Node:
                  "    local_domains example.org;\n"
                  "    listen 127.0.0.1:%d;\n}\n"
                  "pop3 {\n    listen 127.0.0.1:%d;\n}\n"
+                 "imap {\n    listen 127.0.0.1:%d;\n}\n"
                  % (self.conninfo, extra_pgsql, self.smtp_port,
-                    self.pop3_port))
+                    self.pop3_port, self.imap_port))
         text = build_config(directory, self.smtp_port,
                             settings={"auth": "pgsql", "storage": "pgsql",
                                       "state_dir": os.path.join(directory,
                                                                 "state")},
-                            load=["pgsql", "smtp", "pop3"], extra=extra)
+                            load=["pgsql", "smtp", "pop3", "imap"],
+                            extra=extra)
         self.srv = Facteurd(directory, text, port=self.smtp_port)
 
     def ctl(self, *args, check=True, stdin=None):
@@ -361,6 +366,83 @@ def test_two_nodes(cluster, node):
         shutil.rmtree(d, ignore_errors=True)
 
 
+class Imap(harness.Client):
+    """Just enough IMAP: tagged commands, their untagged lines."""
+
+    def __init__(self, port):
+        super().__init__(port, timeout=10.0)
+        self.n = 0
+        g = self.readline()
+        assert g.startswith("* OK"), g
+
+    def run(self, command, literal=None):
+        self.n += 1
+        tag = "t%d" % self.n
+        if literal is None:
+            self.send(("%s %s\r\n" % (tag, command)).encode())
+        else:
+            self.send(("%s %s {%d}\r\n" % (tag, command,
+                                            len(literal))).encode())
+            r = self.readline()
+            if r.startswith(tag + " "):
+                return r, []        # refused before the literal
+            assert r.startswith("+"), r
+            self.send(literal + b"\r\n")
+        lines = []
+        while True:
+            line = self.readline()
+            if line.startswith(tag + " "):
+                return line, lines
+            lines.append(line)
+
+
+def test_two_nodes_imap(cluster, node):
+    """IDLE on node B wakes for a delivery on node A; APPEND on A is
+    fetched on B."""
+    d = make_test_dir("facteur-pgsql-i-")
+    b = Node(cluster, "node", d).start()
+    try:
+        i = Imap(b.imap_port)
+        r, _ = i.run('LOGIN alice@example.org "%s"'
+                     % PASSWORD.replace("\\", "\\\\").replace('"', '\\"'))
+        assert " OK" in r, r
+        r, lines = i.run("SELECT INBOX")
+        assert " OK" in r, r
+        exists = [int(l.split()[1]) for l in lines if l.endswith(" EXISTS")]
+        assert exists
+        i.send(b"t99 IDLE\r\n")
+        assert i.readline().startswith("+")
+        t0 = time.monotonic()
+        r = smtp_send(node.smtp_port, "alice@example.org", "idle on B")
+        assert r.startswith("250"), r
+        line = i.readline(timeout=5.0)
+        took = time.monotonic() - t0
+        assert line == "* %d EXISTS" % (exists[0] + 1), line
+        assert took < 1.0, took
+        i.send(b"DONE\r\n")
+        while not i.readline().startswith("t99 "):
+            pass
+
+        a = Imap(node.imap_port)
+        r, _ = a.run('LOGIN alice@example.org "%s"'
+                     % PASSWORD.replace("\\", "\\\\").replace('"', '\\"'))
+        assert " OK" in r, r
+        r, _ = a.run("APPEND INBOX", b"Subject: appended on A\r\n\r\nhi\r\n")
+        assert " OK" in r and "APPENDUID" in r, r
+        uid = int(r.split("APPENDUID ")[1].split()[1].rstrip("]"))
+        a.close()
+        r, lines = i.run("NOOP")
+        assert " OK" in r and "* %d EXISTS" % (exists[0] + 2) in lines, lines
+        r, lines = i.run("UID FETCH %d BODY.PEEK[HEADER.FIELDS (SUBJECT)]"
+                         % uid)
+        assert " OK" in r, r
+        assert any("appended on A" in l for l in lines), lines
+        i.close()
+    finally:
+        b.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def test_postgresql_restarted_during_deliveries(cluster, node):
     acked = []
     refused = []
@@ -406,6 +488,39 @@ def test_postgresql_restarted_during_deliveries(cluster, node):
                    for x in bodies)
     missing = [s for s in acked if s not in subjects]
     assert not missing, missing
+
+
+def test_imap_session_across_a_restart(cluster, node):
+    """A selected IMAP session gets NO while the database is down and
+    works again once it is back; the worker does not die."""
+    i = Imap(node.imap_port)
+    r, _ = i.run('LOGIN bob@example.org "%s"'
+                 % PASSWORD.replace("\\", "\\\\").replace('"', '\\"'))
+    assert " OK" in r, r
+    r, lines = i.run("SELECT INBOX")
+    assert " OK" in r, r
+    workers = node.srv.workers()
+    cluster.halt()
+    try:
+        r, _ = i.run("STATUS Sent (MESSAGES)")
+        assert r.startswith("t3 NO"), r
+        r, _ = i.run("APPEND Sent", b"Subject: while down\r\n\r\nx\r\n")
+        assert r.startswith("t4 NO"), r
+    finally:
+        cluster.resume()
+    deadline = time.monotonic() + 10
+    while True:
+        r, lines = i.run("STATUS Sent (MESSAGES)")
+        if " OK" in r or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert " OK" in r, r
+    assert any("MESSAGES 0" in l for l in lines), lines
+    r, _ = i.run("APPEND Sent", b"Subject: after\r\n\r\nx\r\n")
+    assert " OK" in r, r
+    r, _ = i.run("LOGOUT")
+    i.close()
+    assert node.srv.workers() == workers
 
 
 def test_schema_newer_than_the_binary(cluster):
