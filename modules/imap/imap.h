@@ -77,6 +77,7 @@ struct imap_append {
 	struct fc_append *ap;		/* the message goes straight in */
 	bool spooled;			/* all its bytes have arrived */
 	bool failed;			/* a write error: refused at the end */
+	const char *error;		/* refused before the message came */
 };
 
 struct imap_fetch;

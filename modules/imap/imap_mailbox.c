@@ -329,7 +329,7 @@ imap_cmd_list(struct imap_session *is, struct imap_command *c, bool lsub)
 	struct list_opts o = { .lsub = lsub };
 	const struct imap_arg *args = c->args, *pats;
 	const char *ref, *pat;
-	size_t n = c->count, i, k;
+	size_t n = c->count, i, k, total = 0;
 
 	if (!lsub && n > 0 && args[0].type == IMAP_ARG_LIST) {
 		/* selection options */
@@ -406,8 +406,11 @@ imap_cmd_list(struct imap_session *is, struct imap_command *c, bool lsub)
 		/* a pattern starting at the root ignores the reference */
 		o.patterns[o.npatterns] = *pat == '/' ? pat :
 		    fc_arena_printf(is->arena, "%s%s", ref, pat);
-		if (strlen(o.patterns[o.npatterns]) > IMAP_PATTERN_MAX)
-			return imap_bad(is, c->tag, "Pattern too long");
+		/* all patterns together: matching costs their length
+		 * times each name's */
+		total += strlen(o.patterns[o.npatterns]);
+		if (total > IMAP_PATTERN_MAX)
+			return imap_bad(is, c->tag, "Patterns too long");
 		o.npatterns++;
 	}
 	return imap_list_run(is, c, &o);

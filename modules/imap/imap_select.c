@@ -734,7 +734,8 @@ imap_append_finish(struct imap_session *is, const char *rest, size_t len)
 		imap_append_abort(is);
 		if (had)
 			return imap_store_no(is, ap->tag, "APPEND");
-		return imap_no(is, ap->tag, "[TRYCREATE] Cannot append there");
+		return imap_no(is, ap->tag, "%s", ap->error != NULL ?
+		    ap->error : "[TRYCREATE] Cannot append there");
 	}
 	if (fc_append_commit(&ap->ap, &uidvalidity, &uid) < 0) {
 		ap->ap = NULL;

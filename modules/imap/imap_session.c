@@ -497,6 +497,7 @@ imap_line(struct fc_session *s, char *line, size_t len)
 			/* the message is on its way: read and drop it, and
 			 * say NO at its end */
 			is->append.failed = true;
+			is->append.error = err;
 		}
 		if (!nonsync)
 			fc_session_puts(s, "+ Ready for the message\r\n");

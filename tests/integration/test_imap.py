@@ -575,3 +575,24 @@ def test_quota(imap):
         assert st.startswith("NO"), st
         caps = c.ok("CAPABILITY")[0].split()
         assert "QUOTA" in caps and "QUOTA=RES-STORAGE" in caps
+
+
+def test_append_refused_nonsync(imap):
+    """A non-synchronising APPEND that cannot be stored: the message is
+    read and dropped, and the answer at its end says why."""
+    user = imap.user()
+    msg = message("lost").replace(b"\n", b"\r\n")
+    with imap.client() as c:
+        c.login(user)
+        c.send(b"a APPEND Nowhere {%d+}\r\n" % len(msg) + msg + b"\r\n")
+        line = c.readline()
+        assert line.startswith("a NO [TRYCREATE]"), line
+        c.send(b"b APPEND INBOX (\\Bogus) {%d+}\r\n" % len(msg) + msg +
+               b"\r\n")
+        line = c.readline()
+        assert line.startswith("b NO [CLIENTBUG] Invalid flag"), line
+        lines = c.ok("STATUS INBOX (MESSAGES)")
+        assert "MESSAGES 0" in lines[0], lines
+        _, st = c.tagged('LIST "" (' + " ".join(['"%s"' % ("*" * 100)] * 20)
+                         + ")")
+        assert st.startswith("BAD"), st
