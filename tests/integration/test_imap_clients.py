@@ -2,11 +2,12 @@
 no (passwords only under TLS, even on loopback) and small limits:
 mbsync (isync) syncing a mailbox both ways with flags, then again with
 nothing to do; curl fetching a message over imaps://; LOGIN refused
-before STARTTLS."""
+before STARTTLS; the short timeout before login."""
 
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -17,6 +18,7 @@ from test_imap_support import message, module_imap_server
 OPTIONS = """
 plaintext_auth no;
 max_literal_size 4k;
+login_timeout 2s;
 """
 
 
@@ -155,3 +157,14 @@ def test_curl_fetch(imap):
                        capture_output=True, timeout=30)
     assert r.returncode == 0, r.stderr
     assert r.stdout == msg.replace(b"\n", b"\r\n"), r.stdout
+
+
+def test_login_timeout(imap):
+    """A connection idle before login is closed after login_timeout,
+    with a BYE."""
+    with imap.client() as c:
+        start = time.monotonic()
+        line = c.readline(timeout=10)
+        assert line.startswith("* BYE Autologout"), line
+        assert time.monotonic() - start < 5
+        c.expect_closed()
