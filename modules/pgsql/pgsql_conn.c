@@ -89,10 +89,11 @@ static const struct pgsql_stmt_def stmt_defs[PS_COUNT] = {
 	[PS_BODY] = { "body",
 	    "SELECT b.data FROM messages m JOIN bodies b ON b.hash = m.hash "
 	    "WHERE m.mailbox_id = $1 AND m.uid = $2", 2 },
-	/* bodies no message uses any more (after expunges, deletes) */
+	/* the bodies of messages just removed, if nothing else uses them */
 	[PS_BODY_GC] = { "body_gc",
-	    "DELETE FROM bodies b WHERE NOT EXISTS (SELECT 1 FROM messages m "
-	    "WHERE m.hash = b.hash)", 0 },
+	    "DELETE FROM bodies b WHERE b.hash = ANY ($1::bytea[]) "
+	    "AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.hash = b.hash)",
+	    1 },
 	[PS_USER_GET] = { "user_get",
 	    "SELECT name, password, home, mail, quota_bytes, quota_messages "
 	    "FROM users WHERE name = lower($1)", 1 },

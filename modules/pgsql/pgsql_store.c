@@ -347,15 +347,23 @@ pg_create(struct fc_store *st, void *store, const char *name,
 	return pg_simple(st, PS_CREATE, 3, v);
 }
 
+/*
+ * Removes the bodies (hashes: a bytea[] as the schema's functions give
+ * it) that no message uses any more, after the removal committed. A
+ * body that a concurrent append or copy is taking stays (its row lock
+ * or the foreign key makes this statement fail, and that is all).
+ */
 static void
-pg_body_gc(void)
+pg_body_gc(const char *hashes)
 {
+	const char *v[1] = { hashes };
 	enum fc_error code;
 	const char *err;
 	PGresult *r;
 
-	/* a body a concurrent copy is taking stays: the next one gets it */
-	r = pgsql_exec(PS_BODY_GC, 0, NULL, NULL, NULL, 0, &code, &err);
+	if (hashes == NULL || strcmp(hashes, "{}") == 0)
+		return;
+	r = pgsql_exec(PS_BODY_GC, 1, v, NULL, NULL, 0, &code, &err);
 	if (r != NULL)
 		PQclear(r);
 }
@@ -365,10 +373,13 @@ pg_delete(struct fc_store *st, void *store, const char *name)
 {
 	struct pg_store *ps = store;
 	const char *v[2] = { ps->idbuf, pg_name(name) };
+	PGresult *r;
 
-	if (pg_simple(st, PS_DELETE, 2, v) < 0)
+	r = pgsql_st_exec(st, PS_DELETE, 2, v, NULL, NULL, 0);
+	if (r == NULL)
 		return -1;
-	pg_body_gc();
+	pg_body_gc(PQgetvalue(r, 0, 0));
+	PQclear(r);
 	return 0;
 }
 
@@ -792,7 +803,6 @@ pg_index_expunge(struct fc_store *st, void *index, const uint32_t *uids,
 	const char *v[3] = { ix->ps->idbuf, ix->idbuf,
 	    pg_uid_array(a, uids, count) };
 	PGresult *r;
-	int64_t n;
 
 	if (uids != NULL && count == 0) {
 		fc_arena_free(&a);
@@ -802,10 +812,8 @@ pg_index_expunge(struct fc_store *st, void *index, const uint32_t *uids,
 	fc_arena_free(&a);
 	if (r == NULL)
 		return -1;
-	n = pg_int(r, 0, 0);
+	pg_body_gc(PQgetvalue(r, 0, 0));
 	PQclear(r);
-	if (n > 0)
-		pg_body_gc();
 	return 0;
 }
 

@@ -490,6 +490,39 @@ def test_postgresql_restarted_during_deliveries(cluster, node):
     assert not missing, missing
 
 
+def test_bodies_shared_and_removed(cluster, node):
+    """A copy shares its body; expunging every message that uses a body
+    removes it."""
+    def bodies():
+        return int(cluster.psql("node", "SELECT count(*) FROM bodies"))
+    before = bodies()
+    r = smtp_send(node.smtp_port, "alice@example.org", "shared body")
+    assert r.startswith("250"), r
+    assert bodies() == before + 1
+    i = Imap(node.imap_port)
+    r, _ = i.run('LOGIN alice@example.org "%s"'
+                 % PASSWORD.replace("\\", "\\\\").replace('"', '\\"'))
+    assert " OK" in r, r
+    r, lines = i.run("SELECT INBOX")
+    assert " OK" in r, r
+    r, lines = i.run("UID SEARCH SUBJECT \"shared body\"")
+    uid = int([l for l in lines if l.startswith("* SEARCH")][0].split()[-1])
+    r, _ = i.run("UID COPY %d Archive" % uid)
+    assert " OK" in r, r
+    assert bodies() == before + 1
+    r, _ = i.run("UID STORE %d +FLAGS (\\Deleted)" % uid)
+    assert " OK" in r, r
+    r, _ = i.run("EXPUNGE")
+    assert " OK" in r, r
+    assert bodies() == before + 1      # Archive still has it
+    r, _ = i.run("SELECT Archive")
+    r, _ = i.run("STORE 1:* +FLAGS (\\Deleted)")
+    r, _ = i.run("EXPUNGE")
+    assert " OK" in r, r
+    assert bodies() == before
+    i.close()
+
+
 def test_imap_session_across_a_restart(cluster, node):
     """A selected IMAP session gets NO while the database is down and
     works again once it is back; the worker does not die."""
