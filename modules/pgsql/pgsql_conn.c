@@ -13,6 +13,9 @@
  * fails, calls fail at once with FC_ERR_TEMP until a back-off has
  * passed (250 ms, doubling up to backoff_max), so a database that is
  * down costs clients a quick temporary failure, not a wait each.
+ * Connecting gives up after 5 s and a statement after 60 s (unless the
+ * connection string says otherwise), so a server that hangs costs a
+ * worker a bounded wait.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -133,9 +136,13 @@ pgsql_connect(const char **error_r)
 	static char msg[512];
 	const char *info = pgsql_conf != NULL && pgsql_conf->connect != NULL ?
 	    pgsql_conf->connect : "";
+	/* a connection string of the admin's overrides these defaults */
+	static const char *const keys[] = { "connect_timeout", "dbname",
+	    NULL };
+	const char *values[] = { "5", info, NULL };
 	PGconn *c;
 
-	c = PQconnectdb(info);
+	c = PQconnectdbParams(keys, values, 1);
 	if (c == NULL) {
 		*error_r = "out of memory";
 		return NULL;
@@ -223,6 +230,8 @@ conn_get(const char **error_r)
 		return -1;
 	}
 	conn_pid = getpid();
+	/* a server that hangs fails the call instead of the worker */
+	PQclear(PQexec(conn, "SET statement_timeout = '60s'"));
 	if (backoff > 0)
 		fc_log(FC_LOG_NOTICE, "pgsql: connected to the database again");
 	backoff = 0;
