@@ -60,6 +60,7 @@ def test_big_body_streams(imap, big):
     m = re.match(rb"\* 1 FETCH \(BODY\[\] \{(\d+)\}\r\n$", head)
     assert m and int(m.group(1)) == len(want), head
     h = hashlib.sha256()
+    t0 = time.monotonic()
     left = len(want)
     while left > 0:
         chunk = f.read1(min(left, 1 << 20))
@@ -71,6 +72,8 @@ def test_big_body_streams(imap, big):
     assert f.readline().startswith(b"c OK")
     after = rss_kb(w)
     assert after - before < 24 * 1024, (before, after)
+    print("30 MB BODY[] in %.2f s, worker RSS %d -> %d -> %d KiB"
+          % (time.monotonic() - t0, before, stalled, after))
     # vanish in the middle of a second copy: the server carries on
     s.sendall(b"d FETCH 1 (BODY.PEEK[])\r\n")
     got = 0
