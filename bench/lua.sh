@@ -44,10 +44,10 @@ bench_need_pkgs python3 procps postfix
 bench_ensure_user facteur
 bench_raise_nofile 4096
 bench_port_free "$FACTEUR_SMTP_PORT"
-[ -e "$FACTEUR_BUILDDIR/plugins/lua/.libs/lua.so" ] \
-    || [ -e "$FACTEUR_BUILDDIR/plugins/lua/lua.so" ] \
-    || bench_die "the lua plugin is not built in $FACTEUR_BUILDDIR/plugins"
-export FACTEUR_MODULE_PATH="$FACTEUR_BUILDDIR/modules:$FACTEUR_BUILDDIR/plugins"
+[ -e "$FACTEUR_BUILDDIR/modules/lua/.libs/lua.so" ] \
+    || [ -e "$FACTEUR_BUILDDIR/modules/lua/lua.so" ] \
+    || bench_die "the lua plugin is not built in $FACTEUR_BUILDDIR/modules"
+export FACTEUR_MODULE_PATH="$FACTEUR_BUILDDIR/modules"
 
 LUA_BLOCK="lua {
     scripts $SPAM/*.lua;

@@ -62,7 +62,8 @@ facteur.rule {
     if first == nil then
       facteur.kv.set(key, now, window)
       msg:force("greylist", string.format(
-        "451 4.7.1 Greylisted: try again in %d seconds", delay))
+        "451 4.7.1 Greylisted: try again in %d seconds",
+        math.ceil(delay)))
       return true
     end
     if now - first < delay then

@@ -9,12 +9,13 @@ import smtplib
 import subprocess
 
 import harness
-from harness import (BUILDDIR, FACTEURCTL, IS_ROOT, Facteurd, free_port,
+from harness import (FACTEURCTL, IS_ROOT, Facteurd, free_port,
                      make_test_dir)
 
 SPAM = os.path.join(harness.SRCDIR, "scripts", "spam")
-PLUGINS = os.path.join(BUILDDIR, "plugins")
-ENV = {"FACTEUR_MODULE_PATH": harness.MODULE_PATH + ":" + PLUGINS}
+# the plugin is built as <builddir>/modules/lua/lua.la: the default
+# module path finds it
+ENV = {}
 GTUBE = ("XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL"
          "*C.34X")
 
