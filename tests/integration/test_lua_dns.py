@@ -22,6 +22,17 @@ facteur.rule {
   end,
 }
 facteur.rule {
+  name = "DNS_KINDS", score = 0.125,
+  check = function(msg)
+    local mx = facteur.dns.mx("mx.test")
+    local ptr = facteur.dns.ptr("127.0.0.1")
+    local v6 = facteur.dns.aaaa("v6.test")
+    return mx ~= nil and mx[1] == "mail1.test" and mx[2] == "mail2.test"
+      and ptr ~= nil and ptr[1] == "client.test"
+      and v6 ~= nil and v6[1] == "2001:db8::25"
+  end,
+}
+facteur.rule {
   name = "A_MISSING", score = 0.5,
   check = function(msg)
     local t, why = facteur.dns.a("missing.test")
@@ -61,7 +72,10 @@ def dnsmasq():
          "--local=/test/", "--pid-file=%s" % os.path.join(d, "pid"),
          "--address=/1.0.0.127.bl.test/127.0.0.2",
          "--address=/bad.test.uribl.test/127.0.0.2",
-         "--txt-record=txt.test,hello world"],
+         "--txt-record=txt.test,hello world",
+         "--mx-host=mx.test,mail2.test,20", "--mx-host=mx.test,mail1.test,10",
+         "--ptr-record=1.0.0.127.in-addr.arpa,client.test",
+         "--address=/v6.test/2001:db8::25"],
         stdout=log, stderr=log)
     wait_for(lambda: dns_answers(port), 10, what="dnsmasq to answer")
     yield port
@@ -87,19 +101,20 @@ def test_dnsbl_and_uribl_to_junk(lua):
     """127.0.0.1 is listed in bl.test (not in bl2.test), bad.test in
     uribl.test (good.test nowhere): 5 + 4 = 9 goes to Junk with both
     rules in X-Spam-Status; the TXT and NXDOMAIN answers reach the
-    rules too."""
+    rules too, and MX (by preference), PTR and AAAA answers."""
     body = ("see http://bad.test/offer and https://good.test/\r\n")
     assert lua.send(body, subject="links") == {}
     text = lua.fetch("links", "Junk")
     assert ("tests=RCVD_IN_DNSBL(5) URIBL(4) TXT_HELLO(0.25) "
-            "A_MISSING(0.5)") in text, text
-    lua.srv.wait_log(r"action=junk score=9\.75 rules=\"RCVD_IN_DNSBL\(5\) "
-                     r"URIBL\(4\) TXT_HELLO\(0\.25\) A_MISSING\(0\.5\)\"")
+            "DNS_KINDS(0.125) A_MISSING(0.5)") in text, text
+    lua.srv.wait_log(r"action=junk score=9\.88 rules=\"RCVD_IN_DNSBL\(5\) "
+                     r"URIBL\(4\) TXT_HELLO\(0\.25\) DNS_KINDS\(0\.125\) "
+                     r"A_MISSING\(0\.5\)\"")
 
 
 def test_clean_links(lua):
     """Without a listed link only the DNSBL hit counts: INBOX with the
-    headers (5.75 is above header_score 5)."""
+    headers (5.875 is above header_score 5)."""
     assert lua.send("see https://good.test/\r\n", subject="clean") == {}
     text = lua.fetch("clean")
-    assert "X-Spam-Score: 5.75" in text
+    assert "X-Spam-Score: 5.88" in text
