@@ -197,29 +197,40 @@ env_atom(struct env_parser *ep, struct imap_str *b)
 }
 
 /* A phrase (display name): words and dots, joined by one space as
- * written; stops before any other special. */
+ * written; stops before any other special. *last_r is where its last
+ * word starts when white space (not a dot) comes before it, else where
+ * the phrase starts; *name_len_r the length of b before that word. */
 static void
-env_phrase(struct env_parser *ep, struct imap_str *b, bool *any_r)
+env_phrase(struct env_parser *ep, struct imap_str *b, bool *any_r,
+    size_t *last_r, size_t *name_len_r)
 {
-	bool space = false;
+	bool space = false, dot = true;
 
 	*any_r = false;
+	*last_r = ep->i;
+	*name_len_r = 0;
 	for (;;) {
 		env_skip_cfws(ep);
 		if (ep->s[ep->i] == '"' || ep->s[ep->i] == '.' ||
 		    (ep->s[ep->i] != '\0' &&
 		    !env_is_special((unsigned char)ep->s[ep->i]))) {
 			size_t before = ep->i;
+			bool is_dot = ep->s[ep->i] == '.';
 
+			if (space && !dot && !is_dot) {
+				*last_r = ep->i;
+				*name_len_r = b->len;
+			}
 			if (space && b->len > 0)
 				imap_str_addc(b, ' ');
 			if (ep->s[ep->i] == '"')
 				env_quoted(ep, b);
-			else if (ep->s[ep->i] == '.')
+			else if (is_dot)
 				imap_str_addc(b, ep->s[ep->i++]);
 			else
 				env_atom(ep, b);
 			*any_r = true;
+			dot = is_dot;
 			space = env_is_wsp((unsigned char)ep->s[ep->i]) ||
 			    ep->s[ep->i] == '(';
 			if (ep->i == before)
@@ -342,14 +353,14 @@ env_address_list(struct imap_str *out, const char *value, bool utf8,
 
 	while (ep.s[ep.i] != '\0') {
 		bool any;
-		size_t start = ep.i;
+		size_t start = ep.i, last, name_len;
 
 		imap_str_reset(phrase);
 		imap_str_reset(route);
 		imap_str_reset(mailbox);
 		imap_str_reset(host);
 		ep.has_comment = false;
-		env_phrase(&ep, phrase, &any);
+		env_phrase(&ep, phrase, &any, &last, &name_len);
 		switch (ep.s[ep.i]) {
 		case ':':
 			ep.i++;
@@ -390,8 +401,9 @@ env_address_list(struct imap_str *out, const char *value, bool utf8,
 			env_skip_junk(&ep);
 			break;
 		case '@':
-			/* addr-spec: the phrase was the local part */
-			ep.i = start;
+			/* addr-spec: the phrase was the local part; words
+			 * before it, apart, are a name ("Jo Doe jo@x") */
+			ep.i = last;
 			ep.has_comment = false;
 			env_glued(&ep, mailbox, false);
 			if (ep.s[ep.i] == '@') {
@@ -399,11 +411,11 @@ env_address_list(struct imap_str *out, const char *value, bool utf8,
 				env_glued(&ep, host, true);
 			}
 			env_skip_cfws(&ep);
-			imap_str_reset(phrase);
-			if (ep.has_comment)
+			phrase->len = name_len;
+			if (name_len == 0 && ep.has_comment)
 				imap_str_add(phrase, ep.comment->data,
 				    ep.comment->len);
-			env_emit(&ep, phrase, ep.has_comment, route,
+			env_emit(&ep, phrase, phrase->len > 0, route,
 			    mailbox, host);
 			env_skip_junk(&ep);
 			break;

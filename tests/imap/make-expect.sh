@@ -24,6 +24,7 @@ gen addresses imap/addresses.eml "" "HEADER" "TEXT" "1" "2" "1.1" "1.MIME" \
 	"HEADER.FIELDS.NOT (received Return-Path to cc subject in-reply-to)" \
 	"|0.10" "|690.40" "|1000.20" "|100000.5" "HEADER|600.100" \
 	"TEXT|5.1000"
+gen addresses-broken imap/addresses-broken.eml "HEADER.FIELDS (sender bcc)"
 gen no-content-type imap/no-content-type.eml "1" "1.MIME" "TEXT|0.0" \
 	"B:1" "B:"
 gen unknown-cte imap/unknown-cte.eml "1" "1.MIME" "2" "3" "4" "5" "B:1" "B:3" \
