@@ -111,7 +111,7 @@ struct imap_session {
 	struct fc_mailbox *box;
 	bool readonly;
 	uint32_t exists;		/* the count the client was told */
-	uint32_t recent_sent;
+	size_t keywords_sent;		/* keywords the last FLAGS listed */
 	/* per message: flags changed by others, FETCH FLAGS owed */
 	uint8_t *changed;
 	uint32_t changed_size;

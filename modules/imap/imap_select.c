@@ -115,6 +115,33 @@ imap_flags_parse(struct imap_session *is, const struct imap_arg *arg,
 	return 0;
 }
 
+/* "* FLAGS" and PERMANENTFLAGS: at SELECT, and again whenever a new
+ * keyword appears in the mailbox (RFC 3501 7.2.6). */
+static void
+imap_flags_announce(struct imap_session *is)
+{
+	size_t i, nk = fc_mailbox_keyword_count(is->box);
+
+	if (nk > 64)
+		nk = 64;
+	imap_str_adds(&is->out, "* FLAGS (\\Answered \\Flagged \\Deleted "
+	    "\\Seen \\Draft");
+	for (i = 0; i < nk; i++)
+		imap_str_printf(&is->out, " %s", fc_mailbox_keyword(is->box, i));
+	imap_str_adds(&is->out, ")\r\n* OK [PERMANENTFLAGS (");
+	if (!is->readonly) {
+		imap_str_adds(&is->out, "\\Answered \\Flagged \\Deleted \\Seen "
+		    "\\Draft");
+		for (i = 0; i < nk; i++)
+			imap_str_printf(&is->out, " %s",
+			    fc_mailbox_keyword(is->box, i));
+		if (!fc_mailbox_keywords_full(is->box))
+			imap_str_adds(&is->out, " \\*");
+	}
+	imap_str_adds(&is->out, ")] Flags permitted\r\n");
+	is->keywords_sent = nk;
+}
+
 /* ------------------------------------------------------------------ */
 /* News */
 
@@ -172,6 +199,11 @@ imap_news(struct imap_session *is, bool expunges)
 		return;
 	}
 	count = fc_mailbox_count(is->box);
+	if (fc_mailbox_keyword_count(is->box) > is->keywords_sent
+	    && is->keywords_sent < 64) {
+		imap_flags_announce(is);
+		imap_write_str(is);
+	}
 	for (i = 0; i < nc.nchanged; i++) {
 		uint32_t seq = nc.changed[i];
 
@@ -294,7 +326,6 @@ imap_cmd_select(struct imap_session *is, struct imap_command *c,
 	enum fc_next next;
 	const char *name;
 	uint32_t count, seq, unseen = 0;
-	size_t i, nk;
 
 	if (c->count == 2) {
 		/* RFC 7162 3.1.8: SELECT mailbox (CONDSTORE) */
@@ -319,22 +350,7 @@ imap_cmd_select(struct imap_session *is, struct imap_command *c,
 	is->readonly = fc_mailbox_readonly(is->box);
 	count = fc_mailbox_count(is->box);
 	is->exists = count;
-	nk = fc_mailbox_keyword_count(is->box);
-	imap_str_adds(&is->out, "* FLAGS (\\Answered \\Flagged \\Deleted "
-	    "\\Seen \\Draft");
-	for (i = 0; i < nk && i < 64; i++)
-		imap_str_printf(&is->out, " %s", fc_mailbox_keyword(is->box, i));
-	imap_str_adds(&is->out, ")\r\n* OK [PERMANENTFLAGS (");
-	if (!is->readonly) {
-		imap_str_adds(&is->out, "\\Answered \\Flagged \\Deleted \\Seen "
-		    "\\Draft");
-		for (i = 0; i < nk && i < 64; i++)
-			imap_str_printf(&is->out, " %s",
-			    fc_mailbox_keyword(is->box, i));
-		if (!fc_mailbox_keywords_full(is->box))
-			imap_str_adds(&is->out, " \\*");
-	}
-	imap_str_adds(&is->out, ")] Flags permitted\r\n");
+	imap_flags_announce(is);
 	imap_str_printf(&is->out, "* %u EXISTS\r\n* 0 RECENT\r\n", count);
 	for (seq = 1; seq <= count; seq++)
 		if (!(fc_msg_flags(is->box, seq) & FC_FLAG_SEEN)) {
@@ -463,6 +479,9 @@ imap_cmd_store(struct imap_session *is, struct imap_command *c,
 	if (count > 0 && fc_mailbox_store(is->box, seqs, count, op, flags,
 	    keywords, unchangedsince, is->arena, &failed, &nfailed) < 0)
 		return imap_store_no(is, c->tag, "STORE");
+	if (fc_mailbox_keyword_count(is->box) > is->keywords_sent
+	    && is->keywords_sent < 64)
+		imap_flags_announce(is);
 	for (i = 0; i < count && (!silent || uid || is->condstore); i++) {
 		size_t k;
 

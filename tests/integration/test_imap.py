@@ -596,3 +596,26 @@ def test_append_refused_nonsync(imap):
         _, st = c.tagged('LIST "" (' + " ".join(['"%s"' % ("*" * 100)] * 20)
                          + ")")
         assert st.startswith("BAD"), st
+
+
+def test_new_keyword_announced(imap):
+    """A keyword new to the mailbox is announced with FLAGS and
+    PERMANENTFLAGS before the FETCH that shows it, to this session and
+    to another one at its next command."""
+    user = imap.user()
+    imap.deliver(user, message("k"))
+    with imap.client() as one, imap.client() as two:
+        one.login(user)
+        two.login(user)
+        one.ok("SELECT INBOX")
+        two.ok("SELECT INBOX")
+        lines = one.ok("STORE 1 +FLAGS ($Fresh)")
+        assert lines[0].startswith("* FLAGS (") and "$Fresh" in lines[0], \
+            lines
+        assert lines[1].startswith("* OK [PERMANENTFLAGS (") and \
+            "$Fresh" in lines[1], lines
+        assert lines[2].startswith("* 1 FETCH"), lines
+        lines = two.ok("NOOP")
+        assert lines[0].startswith("* FLAGS (") and "$Fresh" in lines[0], \
+            lines
+        assert fetch_flags(lines) == {1: {"$Fresh"}}, lines
