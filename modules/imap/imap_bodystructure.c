@@ -60,9 +60,9 @@ bs_param(struct imap_str *out, const char *name, const char *value,
 	const unsigned char *v;
 
 	if (utf8 || bs_is_ascii(value)) {
-		imap_render_string(out, name, strlen(name), utf8);
+		imap_str_add_string(out, name, strlen(name), utf8);
 		imap_str_addc(out, ' ');
-		imap_render_string(out, value, strlen(value), utf8);
+		imap_str_add_string(out, value, strlen(value), utf8);
 		return;
 	}
 	/* RFC 2231: name*=utf-8''%XX... */
@@ -130,7 +130,7 @@ bs_field(struct imap_str *out, const struct fc_mime_part *p,
 	/* the common case needs no copy: no line end inside */
 	if (memchr(v + start, '\n', end - start) == NULL &&
 	    memchr(v + start, '\r', end - start) == NULL) {
-		imap_render_string(out, v + start, end - start, utf8);
+		imap_str_add_string(out, v + start, end - start, utf8);
 		return;
 	}
 	/* unfold in place at the end of out, then quote from a copy */
@@ -144,7 +144,7 @@ bs_field(struct imap_str *out, const struct fc_mime_part *p,
 		imap_str_init(&tmp);
 		imap_str_add(&tmp, out->data + mark, out->len - mark);
 		out->len = mark;
-		imap_render_string(out, tmp.data, tmp.len, utf8);
+		imap_str_add_string(out, tmp.data, tmp.len, utf8);
 		imap_str_free(&tmp);
 	}
 }
@@ -186,7 +186,7 @@ bs_language(struct imap_str *out, const struct fc_mime_part *p, bool utf8)
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			imap_str_addc(out, ' ');
-		imap_render_string(out, tok[i], len[i], utf8);
+		imap_str_add_string(out, tok[i], len[i], utf8);
 	}
 	imap_str_addc(out, ')');
 }
@@ -203,7 +203,7 @@ bs_ext_common(struct imap_str *out, const struct fc_mime_part *p,
 		imap_str_adds(out, "NIL");
 	else {
 		imap_str_addc(out, '(');
-		imap_render_string(out, d, strlen(d), utf8);
+		imap_str_add_string(out, d, strlen(d), utf8);
 		imap_str_addc(out, ' ');
 		bs_params(out, p, true, utf8);
 		imap_str_addc(out, ')');
@@ -232,7 +232,7 @@ bs_part(struct imap_str *out, const struct fc_mime_part *p, bool ext,
 		} else
 			imap_str_adds(out, ext ? empty_part_ext : empty_part);
 		imap_str_addc(out, ' ');
-		imap_render_string(out, subtype, strlen(subtype), utf8);
+		imap_str_add_string(out, subtype, strlen(subtype), utf8);
 		if (ext) {
 			imap_str_addc(out, ' ');
 			bs_params(out, p, false, utf8);
@@ -243,9 +243,9 @@ bs_part(struct imap_str *out, const struct fc_mime_part *p, bool ext,
 	}
 
 	imap_str_addc(out, '(');
-	imap_render_string(out, type, strlen(type), utf8);
+	imap_str_add_string(out, type, strlen(type), utf8);
 	imap_str_addc(out, ' ');
-	imap_render_string(out, subtype, strlen(subtype), utf8);
+	imap_str_add_string(out, subtype, strlen(subtype), utf8);
 	imap_str_addc(out, ' ');
 	bs_params(out, p, false, utf8);
 	imap_str_addc(out, ' ');
@@ -257,7 +257,7 @@ bs_part(struct imap_str *out, const struct fc_mime_part *p, bool ext,
 	if (enc == NULL || *enc == '\0')
 		imap_str_adds(out, "\"7bit\"");
 	else
-		imap_render_string(out, enc, strlen(enc), utf8);
+		imap_str_add_string(out, enc, strlen(enc), utf8);
 	imap_str_printf(out, " %llu",
 	    (unsigned long long)fc_mime_part_body_size(p, true));
 	if (strcmp(type, "message") == 0 && (strcmp(subtype, "rfc822") == 0 ||

@@ -58,56 +58,6 @@ struct env_parser {
 	bool has_comment;
 };
 
-/* Strict UTF-8: no overlong forms, surrogates or code points past
- * U+10FFFF. */
-static bool
-env_utf8_valid(const unsigned char *s, size_t n)
-{
-	size_t i = 0, len, k;
-	unsigned char c, lo, hi;
-
-	while (i < n) {
-		c = s[i];
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		lo = 0x80;
-		hi = 0xbf;
-		if (c >= 0xc2 && c <= 0xdf)
-			len = 2;
-		else if (c >= 0xe0 && c <= 0xef) {
-			len = 3;
-			if (c == 0xe0)
-				lo = 0xa0;
-			else if (c == 0xed)
-				hi = 0x9f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			len = 4;
-			if (c == 0xf0)
-				lo = 0x90;
-			else if (c == 0xf4)
-				hi = 0x8f;
-		} else
-			return false;
-		if (n - i < len || s[i + 1] < lo || s[i + 1] > hi)
-			return false;
-		for (k = 2; k < len; k++)
-			if (s[i + k] < 0x80 || s[i + k] > 0xbf)
-				return false;
-		i += len;
-	}
-	return true;
-}
-
-void
-imap_render_string(struct imap_str *out, const void *p, size_t n, bool utf8)
-{
-	if (utf8 && !env_utf8_valid(p, n))
-		utf8 = false;
-	imap_str_add_string(out, p, n, utf8);
-}
-
 static bool
 env_is_wsp(unsigned char c)
 {
@@ -275,7 +225,7 @@ env_write_part(struct env_parser *ep, const struct imap_str *v, bool has)
 	if (!has)
 		imap_str_adds(ep->out, "NIL");
 	else
-		imap_render_string(ep->out, v->data, v->len, ep->utf8);
+		imap_str_add_string(ep->out, v->data, v->len, ep->utf8);
 }
 
 static void
@@ -312,7 +262,7 @@ env_group_marker(struct env_parser *ep, const struct imap_str *name)
 	if (name == NULL)
 		imap_str_adds(ep->out, "NIL");
 	else
-		imap_render_string(ep->out, name->data, name->len, ep->utf8);
+		imap_str_add_string(ep->out, name->data, name->len, ep->utf8);
 	imap_str_adds(ep->out, " NIL)");
 }
 
@@ -471,14 +421,14 @@ env_nstring(struct imap_str *out, const struct fc_mime_part *root,
 		end--;
 	if (memchr(v + start, '\n', end - start) == NULL &&
 	    memchr(v + start, '\r', end - start) == NULL) {
-		imap_render_string(out, v + start, end - start, utf8);
+		imap_str_add_string(out, v + start, end - start, utf8);
 		return;
 	}
 	imap_str_init(&tmp);
 	for (i = start; i < end; i++)
 		if (v[i] != '\r' && v[i] != '\n')
 			imap_str_addc(&tmp, v[i]);
-	imap_render_string(out, tmp.data, tmp.len, utf8);
+	imap_str_add_string(out, tmp.data, tmp.len, utf8);
 	imap_str_free(&tmp);
 }
 

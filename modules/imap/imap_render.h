@@ -48,14 +48,6 @@ void imap_envelope_write(struct imap_str *out, const struct fc_mime_part *root,
 void imap_bodystructure_write(struct imap_str *out,
     const struct fc_mime_part *root, bool extended, bool utf8);
 
-/*
- * A string as imap_str_add_string() writes it, except that with utf8 the
- * bytes are quoted only when they are valid UTF-8: header text in other
- * 8-bit charsets goes as a literal, which may hold any byte.
- */
-void imap_render_string(struct imap_str *out, const void *p, size_t n,
-    bool utf8);
-
 /* ------------------------------------------------------------------ */
 /* Sections */
 

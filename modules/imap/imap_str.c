@@ -101,6 +101,48 @@ imap_str_printf(struct imap_str *s, const char *fmt, ...)
 	s->len += (size_t)n;
 }
 
+/* Strict UTF-8: no overlong forms, surrogates or code points past
+ * U+10FFFF. */
+bool
+imap_str_utf8_valid(const unsigned char *s, size_t n)
+{
+	size_t i = 0, len, k;
+	unsigned char c, lo, hi;
+
+	while (i < n) {
+		c = s[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		lo = 0x80;
+		hi = 0xbf;
+		if (c >= 0xc2 && c <= 0xdf)
+			len = 2;
+		else if (c >= 0xe0 && c <= 0xef) {
+			len = 3;
+			if (c == 0xe0)
+				lo = 0xa0;
+			else if (c == 0xed)
+				hi = 0x9f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			len = 4;
+			if (c == 0xf0)
+				lo = 0x90;
+			else if (c == 0xf4)
+				hi = 0x8f;
+		} else
+			return false;
+		if (n - i < len || s[i + 1] < lo || s[i + 1] > hi)
+			return false;
+		for (k = 2; k < len; k++)
+			if (s[i + k] < 0x80 || s[i + k] > 0xbf)
+				return false;
+		i += len;
+	}
+	return true;
+}
+
 static bool
 quotable(const unsigned char *p, size_t n, bool utf8)
 {
@@ -114,7 +156,9 @@ quotable(const unsigned char *p, size_t n, bool utf8)
 		if (p[i] >= 0x80 && !utf8)
 			return false;
 	}
-	return true;
+	/* 8-bit text in another charset would reach a UTF-8 client as
+	 * invalid UTF-8: a literal may hold any byte */
+	return !utf8 || imap_str_utf8_valid(p, n);
 }
 
 void

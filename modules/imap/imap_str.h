@@ -34,9 +34,14 @@ void imap_str_addc(struct imap_str *s, char c);
 void imap_str_printf(struct imap_str *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Strict UTF-8: no overlong forms, surrogates or code points past
+ * U+10FFFF. */
+bool imap_str_utf8_valid(const unsigned char *s, size_t n);
+
 /*
  * An IMAP "string": quoted when every byte may appear in a quoted string
- * (no CR, LF or NUL, 7-bit unless utf8 is true, at most 1024 bytes),
+ * (no CR, LF or NUL, 7-bit unless utf8 is true and the bytes are valid
+ * UTF-8, at most 1024 bytes),
  * otherwise a synchronising literal {n}\r\n followed by the bytes.
  * utf8: the client enabled UTF8=ACCEPT or IMAP4rev2, where quoted
  * strings may hold UTF-8.
