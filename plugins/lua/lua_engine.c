@@ -600,7 +600,11 @@ lua_engine_sandbox(struct lua_engine *e)
 	lua_setfield(L, -2, "facteur");
 	lua_setfield(L, LUA_REGISTRYINDEX, "facteur.sandbox");
 
-	lua_message_open(L);
+	lua_getfield(L, LUA_REGISTRYINDEX, "facteur.sandbox");
+	lua_getfield(L, -1, "facteur");
+	lua_getfield(L, -1, "dns");
+	lua_message_open(L);			/* msg:hostname() uses dns */
+	lua_pop(L, 3);
 	/* facteur.kv and facteur.map, written in Lua, in the sandbox */
 	lua_store_open(L);
 }

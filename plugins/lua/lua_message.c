@@ -25,6 +25,7 @@
 #include <lauxlib.h>
 
 #include <facteur/arena.h>
+#include <facteur/log.h>
 #include <facteur/mime.h>
 
 #include "lua_plugin.h"
@@ -948,11 +949,43 @@ static const luaL_Reg lua_message_methods[] = {
 	{ NULL, NULL }
 };
 
+/*
+ * msg:hostname() -> the client's name, forward-confirmed (a PTR name
+ * whose A or AAAA records hold the client's address), or nil. Two or
+ * three lookups: the rule waits as for facteur.dns.
+ */
+static const char lua_message_hostname_source[] =
+"local methods, dns = ...\n"
+"function methods.hostname(msg)\n"
+"  local ip = msg:ip()\n"
+"  local names = ip and dns.ptr(ip)\n"
+"  if not names then return nil end\n"
+"  for i = 1, math.min(#names, 3) do\n"
+"    local name = names[i]:gsub('%.$', '')\n"
+"    local addrs = ip:find(':', 1, true) and dns.aaaa(name) or dns.a(name)\n"
+"    for _, a in ipairs(addrs or {}) do\n"
+"      if a == ip then return name end\n"
+"    end\n"
+"  end\n"
+"  return nil\n"
+"end\n";
+
+/* dns: the facteur.dns table, on top of the stack (kept there). */
 void
 lua_message_open(lua_State *L)
 {
+	int dns = lua_gettop(L);
+
 	luaL_newmetatable(L, LUA_MESSAGE_META);
 	luaL_newlib(L, lua_message_methods);
+	if (luaL_loadbufferx(L, lua_message_hostname_source,
+	    sizeof(lua_message_hostname_source) - 1, "=facteur.message",
+	    "t") != LUA_OK)
+		fc_panic("lua: msg:hostname(): %s", lua_tostring(L, -1));
+	lua_pushvalue(L, -2);
+	lua_pushvalue(L, dns);
+	if (lua_pcall(L, 2, 0, 0) != LUA_OK)
+		fc_panic("lua: msg:hostname(): %s", lua_tostring(L, -1));
 	lua_setfield(L, -2, "__index");
 	lua_pushliteral(L, "facteur.message");
 	lua_setfield(L, -2, "__metatable");

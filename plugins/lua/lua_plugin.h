@@ -172,6 +172,7 @@ void lua_engine_resume(struct lua_msg *m, int nargs);
 uint64_t lua_now_us(void);
 
 /* lua_message.c */
+/* With the facteur.dns table on top of the stack. */
 void lua_message_open(lua_State *L);
 void lua_message_push(lua_State *L, struct lua_msg *m);
 struct lua_msg *lua_message_check(lua_State *L, int idx);

@@ -27,7 +27,8 @@ facteur.rule {
     local mx = facteur.dns.mx("mx.test")
     local ptr = facteur.dns.ptr("127.0.0.1")
     local v6 = facteur.dns.aaaa("v6.test")
-    return mx ~= nil and mx[1] == "mail1.test" and mx[2] == "mail2.test"
+    return msg:hostname() == "client.test"
+      and mx ~= nil and mx[1] == "mail1.test" and mx[2] == "mail2.test"
       and ptr ~= nil and ptr[1] == "client.test"
       and v6 ~= nil and v6[1] == "2001:db8::25"
   end,
@@ -75,7 +76,8 @@ def dnsmasq():
          "--txt-record=txt.test,hello world",
          "--mx-host=mx.test,mail2.test,20", "--mx-host=mx.test,mail1.test,10",
          "--ptr-record=1.0.0.127.in-addr.arpa,client.test",
-         "--address=/v6.test/2001:db8::25"],
+         "--address=/v6.test/2001:db8::25",
+         "--address=/client.test/127.0.0.1"],
         stdout=log, stderr=log)
     wait_for(lambda: dns_answers(port), 10, what="dnsmasq to answer")
     yield port
@@ -101,7 +103,8 @@ def test_dnsbl_and_uribl_to_junk(lua):
     """127.0.0.1 is listed in bl.test (not in bl2.test), bad.test in
     uribl.test (good.test nowhere): 5 + 4 = 9 goes to Junk with both
     rules in X-Spam-Status; the TXT and NXDOMAIN answers reach the
-    rules too, and MX (by preference), PTR and AAAA answers."""
+    rules too, and MX (by preference), PTR and AAAA answers, and the
+    client's forward-confirmed name (msg:hostname())."""
     body = ("see http://bad.test/offer and https://good.test/\r\n")
     assert lua.send(body, subject="links") == {}
     text = lua.fetch("links", "Junk")

@@ -352,7 +352,8 @@ static const char store_lua[] =
 "  return facteur.dns.reverse('192.0.2.1') == '1.2.0.192' and\n"
 "    facteur.dns.reverse('2001:db8::1'):sub(1, 8) == '1.0.0.0.' and\n"
 "    facteur.dns.reverse('nope') == nil and\n"
-"    select(2, facteur.dns.a('example.org')) == 'unavailable'\n"
+"    select(2, facteur.dns.a('example.org')) == 'unavailable' and\n"
+"    msg:hostname() == nil\n"
 "end }\n";
 
 static void
