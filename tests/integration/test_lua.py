@@ -185,6 +185,21 @@ def test_html_link_mismatch(lua):
     lua.srv.wait_log(r"rules=\"HTML_ONLY\(1\) HTML_LINK_MISMATCH\(3\)\"")
 
 
+def test_sighup_loads_new_rules(lua):
+    """A reload (SIGHUP) reads the scripts again: a rule added to one
+    fires in the new workers."""
+    write_script(lua.dir, "own.lua", OWN + """
+facteur.rule {
+  name = "NEWRULE", score = 6,
+  check = function(msg) return msg:subject() == "newrule" end,
+}
+""")
+    lua.srv.signal(signal.SIGHUP)
+    lua.srv.wait_log(r"master: reloaded \(generation 2")
+    lua.send("new\r\n", subject="newrule")
+    assert "tests=NEWRULE(6)" in lua.fetch("newrule")
+
+
 def test_sighup_broken_script_keeps_rules(lua):
     """A reload with a syntax error in a script fails with the file and
     line; the running rules stay (GTUBE is still rejected). Last in the
