@@ -715,6 +715,10 @@ imap_append_prepare(struct imap_session *is, struct imap_command *c,
 		case FC_ERR_BADNAME:
 			*error_r = "[CANNOT] Invalid mailbox name";
 			break;
+		case FC_ERR_TEMP:
+			*error_r = "[UNAVAILABLE] Cannot store the message "
+			    "now, try again later";
+			break;
 		default:
 			*error_r = "[SERVERBUG] Cannot store the message now";
 			break;

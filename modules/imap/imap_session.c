@@ -139,6 +139,14 @@ imap_store_no(struct imap_session *is, const char *tag, const char *what)
 		    "expunged");
 	case FC_ERR_LIMIT:
 		return imap_no(is, tag, "[LIMIT] %s: %s", what, text);
+	case FC_ERR_TEMP:
+		/* RFC 5530: a part of the system (disk, database) is down
+		 * for now; the client should try again later */
+		fc_log_session(is->s, FC_LOG_WARNING, "event=error op=%s "
+		    "reason=\"%s\"", what, fc_log_quote(is->arena,
+		    text, 200));
+		return imap_no(is, tag, "[UNAVAILABLE] %s failed, try again "
+		    "later", what);
 	default:
 		fc_log_session(is->s, FC_LOG_WARNING, "event=error op=%s "
 		    "reason=\"%s\"", what, fc_log_quote(is->arena,
