@@ -145,8 +145,11 @@ def fetchmail(pop3, tmp, user, port, ssl, keep):
             keep="keep" if keep else "nokeep fetchall"))
     os.chmod(rc, 0o600)
     env = dict(os.environ, FETCHMAILHOME=tmp, HOME=tmp)
+    # as root fetchmail locks /var/run/fetchmail.pid whatever its home:
+    # a lock of its own lets other fetchmails run on the machine
     r = subprocess.run(["fetchmail", "-f", rc, "-i",
-                        os.path.join(tmp, "ids"), "-v"],
+                        os.path.join(tmp, "ids"), "-v",
+                        "--pidfile", os.path.join(tmp, "fetchmail.pid")],
                        capture_output=True, env=env, timeout=60)
     # 0: mail came, 1: none waiting
     assert r.returncode in (0, 1), (r.stdout + r.stderr).decode()
