@@ -14,6 +14,9 @@
  *	imap_select.c	SELECT, EXAMINE, CLOSE, UNSELECT, EXPUNGE, CHECK,
  *			APPEND, STORE, COPY, MOVE, IDLE, the untagged news
  *	imap_fetch.c	FETCH, produced as the socket drains
+ *	imap_search.c	SEARCH
+ *	imap_sort.c	SORT, THREAD (imap_subject.c, imap_thread.c: the
+ *			parts without I/O, see imap_sort.h)
  */
 #ifndef FACTEUR_IMAP_H
 #define FACTEUR_IMAP_H
@@ -223,6 +226,17 @@ void imap_fetch_abort(struct imap_session *is);
 
 /* imap_search.c */
 enum fc_next imap_cmd_search(struct imap_session *is, struct imap_command *c,
+    const struct imap_arg *args, size_t n, bool uid);
+/* The sequence numbers of the messages matching the search keys (after
+ * any CHARSET), ascending, in is->arena; NULL with an error text for a
+ * BAD. */
+uint32_t *imap_search_run(struct imap_session *is, const struct imap_arg *args,
+    size_t n, size_t *n_r, const char **error_r);
+
+/* imap_sort.c */
+enum fc_next imap_cmd_sort(struct imap_session *is, struct imap_command *c,
+    const struct imap_arg *args, size_t n, bool uid);
+enum fc_next imap_cmd_thread(struct imap_session *is, struct imap_command *c,
     const struct imap_arg *args, size_t n, bool uid);
 
 #endif

@@ -658,3 +658,39 @@ imap_cmd_search(struct imap_session *is, struct imap_command *c,
 	imap_news(is, uid);
 	return imap_ok(is, c->tag, "SEARCH completed");
 }
+
+uint32_t *
+imap_search_run(struct imap_session *is, const struct imap_arg *args,
+    size_t n, size_t *n_r, const char **error_r)
+{
+	struct sparse sp = { .is = is, .args = args, .n = n };
+	struct skey *root;
+	struct smsg m = { .is = is };
+	uint32_t seq, *hits;
+	size_t nhits = 0;
+
+	*n_r = 0;
+	if (n == 0) {
+		*error_r = "Search keys expected";
+		return NULL;
+	}
+	root = search_and(&sp, args, n);
+	if (root == NULL) {
+		*error_r = sp.error != NULL ? sp.error : "Invalid search";
+		return NULL;
+	}
+	m.count = fc_mailbox_count(is->box);
+	m.maxuid = m.count > 0 ? fc_msg_uid(is->box, m.count) : 0;
+	hits = fc_arena_alloc(is->arena, ((size_t)m.count + 1) *
+	    sizeof(*hits));
+	for (seq = 1; seq <= m.count; seq++) {
+		m.seq = seq;
+		m.loaded = false;
+		if (search_match(&m, root))
+			hits[nhits++] = seq;
+		free(m.text);
+		m.text = NULL;
+	}
+	*n_r = nhits;
+	return hits;
+}

@@ -250,7 +250,8 @@ imap_noop(struct imap_session *is, struct imap_command *c, const char *what)
 	return imap_ok(is, c->tag, "%s completed", what);
 }
 
-/* UID FETCH, UID STORE, UID COPY, UID MOVE, UID SEARCH, UID EXPUNGE */
+/* UID FETCH, UID STORE, UID COPY, UID MOVE, UID SEARCH, UID SORT,
+ * UID THREAD, UID EXPUNGE */
 static enum fc_next
 imap_uid(struct imap_session *is, struct imap_command *c)
 {
@@ -271,6 +272,10 @@ imap_uid(struct imap_session *is, struct imap_command *c)
 		return imap_cmd_copy(is, c, args, n, true, true);
 	if (strcasecmp(sub, "SEARCH") == 0)
 		return imap_cmd_search(is, c, args, n, true);
+	if (strcasecmp(sub, "SORT") == 0)
+		return imap_cmd_sort(is, c, args, n, true);
+	if (strcasecmp(sub, "THREAD") == 0)
+		return imap_cmd_thread(is, c, args, n, true);
 	if (strcasecmp(sub, "EXPUNGE") == 0) {
 		if (n != 1 || args[0].type != IMAP_ARG_ATOM)
 			return imap_bad(is, c->tag, "UID EXPUNGE uid-set");
@@ -300,6 +305,7 @@ static const struct {
 	{ "SETQUOTA", AUTHED },
 	{ "CHECK", SELECTED }, { "CLOSE", SELECTED }, { "UNSELECT", SELECTED },
 	{ "EXPUNGE", SELECTED }, { "SEARCH", SELECTED },
+	{ "SORT", SELECTED }, { "THREAD", SELECTED },
 	{ "FETCH", SELECTED }, { "STORE", SELECTED }, { "COPY", SELECTED },
 	{ "MOVE", SELECTED }, { "UID", SELECTED },
 #undef ANY
@@ -385,6 +391,10 @@ imap_dispatch(struct imap_session *is, struct imap_command *c)
 		return imap_cmd_expunge(is, c, NULL);
 	if (strcmp(n, "SEARCH") == 0)
 		return imap_cmd_search(is, c, c->args, c->count, false);
+	if (strcmp(n, "SORT") == 0)
+		return imap_cmd_sort(is, c, c->args, c->count, false);
+	if (strcmp(n, "THREAD") == 0)
+		return imap_cmd_thread(is, c, c->args, c->count, false);
 	if (strcmp(n, "FETCH") == 0)
 		return imap_cmd_fetch(is, c, c->args, c->count, false);
 	if (strcmp(n, "STORE") == 0)
