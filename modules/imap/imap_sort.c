@@ -38,11 +38,17 @@ address_key(struct fc_arena *keep, struct fc_arena *tmp,
 	return "";
 }
 
-/* The keys of message seq; the ones that need its text only when
- * text is true. */
+/* What of a message is needed besides its flags and sizes. */
+enum need {
+	NEED_NONE = 0,
+	NEED_HEADER,			/* subject, date, addresses */
+	NEED_REFS,			/* and Message-ID, References */
+};
+
+/* The keys of message seq, as much as need says. */
 static void
 sortmsg_load(struct imap_session *is, struct fc_arena *tmp, uint32_t seq,
-    bool text, struct imap_sortmsg *m)
+    enum need need, struct imap_sortmsg *m)
 {
 	struct fc_arena *keep = is->arena;
 	const struct fc_mime_part *root;
@@ -58,7 +64,7 @@ sortmsg_load(struct imap_session *is, struct fc_arena *tmp, uint32_t seq,
 	m->arrival = fc_msg_internal_date(is->box, seq);
 	m->sent = m->arrival;
 	m->subject = m->from = m->to = m->cc = "";
-	if (!text)
+	if (need == NEED_NONE)
 		return;
 	fd = fc_msg_open(is->box, seq, NULL);
 	if (fd < 0)
@@ -76,6 +82,8 @@ sortmsg_load(struct imap_session *is, struct fc_arena *tmp, uint32_t seq,
 	m->from = address_key(keep, tmp, root, "From");
 	m->to = address_key(keep, tmp, root, "To");
 	m->cc = address_key(keep, tmp, root, "Cc");
+	if (need != NEED_REFS)
+		return;
 	if ((v = fc_mime_part_header(root, "Message-ID", 0)) != NULL) {
 		const char **ids;
 		size_t n;
@@ -106,7 +114,7 @@ sortmsg_load(struct imap_session *is, struct fc_arena *tmp, uint32_t seq,
  * tagged response */
 static struct imap_sortmsg **
 sort_select(struct imap_session *is, struct imap_command *c,
-    const struct imap_arg *args, size_t n, bool text, size_t *n_r,
+    const struct imap_arg *args, size_t n, enum need need, size_t *n_r,
     enum fc_next *next_r)
 {
 	struct imap_sortmsg **msgs;
@@ -135,7 +143,7 @@ sort_select(struct imap_session *is, struct imap_command *c,
 	tmp = fc_arena_new("imap-sort", 16384);
 	for (i = 0; i < nseqs; i++) {
 		msgs[i] = fc_arena_alloc(is->arena, sizeof(*msgs[i]));
-		sortmsg_load(is, tmp, seqs[i], text, msgs[i]);
+		sortmsg_load(is, tmp, seqs[i], need, msgs[i]);
 		fc_arena_reset(tmp);
 	}
 	fc_arena_free(&tmp);
@@ -150,7 +158,8 @@ imap_cmd_sort(struct imap_session *is, struct imap_command *c,
 	struct imap_sortspec spec;
 	struct imap_sortmsg **msgs;
 	enum fc_next next;
-	bool reverse = false, text = false;
+	bool reverse = false;
+	enum need need = NEED_NONE;
 	size_t i, nmsgs;
 
 	memset(&spec, 0, sizeof(spec));
@@ -171,13 +180,13 @@ imap_cmd_sort(struct imap_session *is, struct imap_command *c,
 			return imap_bad(is, c->tag, "Unknown sort key");
 		if (spec.key[spec.n] != IMAP_SORT_ARRIVAL
 		    && spec.key[spec.n] != IMAP_SORT_SIZE)
-			text = true;
+			need = NEED_HEADER;
 		spec.reverse[spec.n++] = reverse;
 		reverse = false;
 	}
 	if (reverse)
 		return imap_bad(is, c->tag, "REVERSE needs a sort key");
-	msgs = sort_select(is, c, args + 1, n - 1, text, &nmsgs, &next);
+	msgs = sort_select(is, c, args + 1, n - 1, need, &nmsgs, &next);
 	if (msgs == NULL)
 		return next;
 	imap_sort_msgs(&spec, msgs, nmsgs);
@@ -213,7 +222,8 @@ imap_cmd_thread(struct imap_session *is, struct imap_command *c,
 		refs = false;
 	else
 		return imap_bad(is, c->tag, "Unknown threading algorithm");
-	msgs = sort_select(is, c, args + 1, n - 1, true, &nmsgs, &next);
+	msgs = sort_select(is, c, args + 1, n - 1, refs ? NEED_REFS :
+	    NEED_HEADER, &nmsgs, &next);
 	if (msgs == NULL)
 		return next;
 	imap_str_adds(&is->out, "* THREAD ");

@@ -284,6 +284,8 @@ id_lookup(struct fc_arena *a, struct idtable *tb, const char *id)
 static bool
 is_ancestor(const struct tnode *a, const struct tnode *b)
 {
+	if (a->child == NULL)
+		return a == b;	/* the common case, without a walk */
 	for (; b != NULL; b = b->parent)
 		if (a == b)
 			return true;
@@ -319,15 +321,39 @@ add_child(struct tnode *p, struct tnode *c)
 	c->next = NULL;
 }
 
+/* Calls visit on every node under top, children before their parent,
+ * top last: a walk by the parent links, without recursion (a thread
+ * may be as deep as the mailbox is large). visit may change the list
+ * of children of the node it is given, nothing else. */
+static void
+postorder(struct tnode *top, void (*visit)(struct tnode *, bool))
+{
+	struct tnode *n = top;
+
+	while (n->child != NULL)
+		n = n->child;
+	for (;;) {
+		visit(n, n == top);
+		if (n == top)
+			return;
+		if (n->next != NULL) {
+			n = n->next;
+			while (n->child != NULL)
+				n = n->child;
+		} else
+			n = n->parent;
+	}
+}
+
 /* (4) dummies without children go; those with children give them to
- * their parent, but at the root only a single child */
+ * their parent, but at the root only a single child. The children
+ * have been pruned already. */
 static void
 prune(struct tnode *parent, bool root)
 {
 	struct tnode **pp = &parent->child, *n, *c, *last;
 
 	while ((n = *pp) != NULL) {
-		prune(n, false);
 		if (n->msg == NULL && n->child == NULL) {
 			*pp = n->next;
 			continue;
@@ -354,15 +380,16 @@ node_cmp(const void *arg, const void *xp, const void *yp)
 	return date_cmp(arg, x->first, y->first);
 }
 
-/* (6) siblings by sent date; a dummy by its first child's */
+/* (6) siblings by sent date; a dummy by its first child's. The
+ * children's own children are sorted already. */
 static void
-sort_children(struct tnode *p)
+sort_children(struct tnode *p, bool top)
 {
 	struct tnode *c, **v;
 	size_t n = 0, i;
 
+	(void)top;
 	for (c = p->child; c != NULL; c = c->next) {
-		sort_children(c);
 		c->first = c->msg != NULL ? c->msg : c->child->first;
 		n++;
 	}
@@ -495,28 +522,45 @@ group_subjects(struct fc_arena *a, struct tnode *root)
 	}
 }
 
-static void
-write_members(const struct tnode *t, bool uid, struct imap_str *out)
+/* In parentheses: a thread, a child among several, a dummy's child. */
+static bool
+wrapped(const struct tnode *t, const struct tnode *root)
 {
-	const struct tnode *c;
+	return t->parent == root || t->parent->msg == NULL
+	    || t->parent->child->next != NULL;
+}
 
-	for (;;) {
+/* "(1 2 (3)(4 5))((6)(7))", without recursion */
+static void
+write_threads(const struct tnode *root, bool uid, struct imap_str *out)
+{
+	const struct tnode *t = root->child;
+
+	while (t != NULL) {
+		if (wrapped(t, root))
+			imap_str_addc(out, '(');
 		if (t->msg != NULL) {
 			put_num(out, t->msg, uid);
-			if (t->child == NULL)
-				return;
-			imap_str_addc(out, ' ');
-			if (t->child->next == NULL) {
-				t = t->child;
-				continue;
+			if (t->child != NULL)
+				imap_str_addc(out, ' ');
+		}
+		if (t->child != NULL) {
+			t = t->child;
+			continue;
+		}
+		for (;;) {
+			if (wrapped(t, root))
+				imap_str_addc(out, ')');
+			if (t->next != NULL) {
+				t = t->next;
+				break;
+			}
+			t = t->parent;
+			if (t == root) {
+				t = NULL;
+				break;
 			}
 		}
-		for (c = t->child; c != NULL; c = c->next) {
-			imap_str_addc(out, '(');
-			write_members(c, uid, out);
-			imap_str_addc(out, ')');
-		}
-		return;
 	}
 }
 
@@ -585,12 +629,8 @@ imap_thread_references(struct fc_arena *a, struct imap_sortmsg **msgs,
 			last = &t->next;
 		}
 	/* (4), (5), (6) */
-	prune(&root, true);
+	postorder(&root, prune);
 	group_subjects(a, &root);
-	sort_children(&root);
-	for (t = root.child; t != NULL; t = t->next) {
-		imap_str_addc(out, '(');
-		write_members(t, uid, out);
-		imap_str_addc(out, ')');
-	}
+	postorder(&root, sort_children);
+	write_threads(&root, uid, out);
 }

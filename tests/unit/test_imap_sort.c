@@ -230,17 +230,57 @@ test_references(struct fc_arena *a)
 	imap_str_free(&out);
 }
 
+/* a thread as deep as a large mailbox: no recursion on its depth */
+#define CHAIN	100000
+
+static void
+test_deep(struct fc_arena *a)
+{
+	struct imap_sortmsg **m = fc_arena_alloc(a, CHAIN * sizeof(*m));
+	struct imap_str out;
+	const char *s;
+	size_t i;
+
+	for (i = 0; i < CHAIN; i++) {
+		char *id = fc_arena_printf(a, "<%zu@deep>", i);
+		char *ref = i == 0 ? NULL : fc_arena_printf(a, "<%zu@deep>",
+		    i - 1);
+
+		m[i] = msg(a, (uint32_t)i + 1, i == 0 ? "deep" : "Re: deep",
+		    (time_t)i, id, ref);
+	}
+	imap_str_init(&out);
+	imap_thread_references(a, m, CHAIN, false, &out);
+	s = imap_str_cstr(&out);
+	ok(strncmp(s, "(1 2 3 ", 7) == 0 && strcmp(s + strlen(s) - 14,
+	    " 99999 100000)") == 0, "a chain of %d messages", CHAIN);
+	imap_str_reset(&out);
+	/* the same, delivered backwards */
+	for (i = 0; i < CHAIN / 2; i++) {
+		struct imap_sortmsg *t = m[i];
+
+		m[i] = m[CHAIN - 1 - i];
+		m[CHAIN - 1 - i] = t;
+	}
+	imap_thread_references(a, m, CHAIN, false, &out);
+	s = imap_str_cstr(&out);
+	ok(strncmp(s, "(1 2 3 ", 7) == 0 && strcmp(s + strlen(s) - 14,
+	    " 99999 100000)") == 0, "backwards");
+	imap_str_free(&out);
+}
+
 int
 main(void)
 {
 	struct fc_arena *a = fc_arena_new("test", 4096);
 
-	plan((int)NELEMS(subjects) * 2 + 4 + 6 + 7 + 3 + 4);
+	plan((int)NELEMS(subjects) * 2 + 4 + 6 + 7 + 3 + 4 + 2);
 	test_subjects(a);
 	test_msgids(a);
 	test_sort(a);
 	test_orderedsubject(a);
 	test_references(a);
+	test_deep(a);
 	fc_arena_free(&a);
 	return done();
 }
