@@ -28,7 +28,8 @@
 # Settings: CLIENTS (20), USERS (CLIENTS), SECS (10), RUNS (3: the servers
 # take turns, each figure is the median), SEED (300), HASH (sha512),
 # IDLE_CONNS (10000), DOVECOT_IDLE_CONNS (1000), SKIP_IDLE=1, SKIP_MIX=1,
-# FACTEUR_WORKERS (the number of cores), FACTEUR_PORT (17143), DOVECOT_PORT (17144),
+# FACTEUR_WORKERS (the number of cores), FACTEUR_PORT (17145),
+# DOVECOT_PORT (17146),
 # BENCH_KEEP=1 keeps the scratch folder.
 set -euo pipefail
 # shellcheck source=bench/lib.sh
@@ -45,8 +46,8 @@ DOVECOT_IDLE_CONNS="${DOVECOT_IDLE_CONNS:-1000}"
 SKIP_IDLE="${SKIP_IDLE:-0}"
 SKIP_MIX="${SKIP_MIX:-0}"
 FACTEUR_WORKERS="${FACTEUR_WORKERS:-$(nproc)}"
-FACTEUR_PORT="${FACTEUR_PORT:-17143}"
-DOVECOT_PORT="${DOVECOT_PORT:-17144}"
+FACTEUR_PORT="${FACTEUR_PORT:-17145}"
+DOVECOT_PORT="${DOVECOT_PORT:-17146}"
 PASS=benchpass
 
 bench_init imap "${1:-}"
