@@ -846,10 +846,51 @@ maildir_index_unlock_discard(struct fc_store *st, struct maildir_index *idx)
 /* ------------------------------------------------------------------ */
 /* Scanning the folders (under the lock) */
 
+/*
+ * A leading number of a file name, and where it ends; 0 when there is
+ * none (names from other programs sort by their bytes then).
+ */
+static unsigned long long
+index_name_number(const char *s, const char **end_r)
+{
+	unsigned long long v = 0;
+	const char *p = s;
+
+	while (*p >= '0' && *p <= '9' && p - s < 19)
+		v = v * 10 + (unsigned long long)(*p++ - '0');
+	*end_r = p;
+	return v;
+}
+
+/*
+ * Delivery order: "SECONDS.MMICROS..." compared as numbers, since the
+ * microseconds are not zero-padded (Dovecot and we both write M%u), so
+ * M81060 is later than M588890 within a second only by value.
+ */
+static int
+index_delivery_cmp(const char *x, const char *y)
+{
+	const char *xe, *ye;
+	unsigned long long xv, yv;
+
+	xv = index_name_number(x, &xe);
+	yv = index_name_number(y, &ye);
+	if (xe != x && ye != y && xv != yv)
+		return xv < yv ? -1 : 1;
+	if (xe != x && ye != y && xe[0] == '.' && xe[1] == 'M'
+	    && ye[0] == '.' && ye[1] == 'M') {
+		xv = index_name_number(xe + 2, &xe);
+		yv = index_name_number(ye + 2, &ye);
+		if (xv != yv)
+			return xv < yv ? -1 : 1;
+	}
+	return strcmp(x, y);
+}
+
 static int
 index_scan_cmp(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return index_delivery_cmp(*(char *const *)a, *(char *const *)b);
 }
 
 
@@ -964,7 +1005,7 @@ struct scan_file {
 static int
 index_scan_cmp_base(const void *a, const void *b)
 {
-	return strcmp(((const struct scan_file *)a)->base,
+	return index_delivery_cmp(((const struct scan_file *)a)->base,
 	    ((const struct scan_file *)b)->base);
 }
 
@@ -1015,7 +1056,7 @@ index_scan_cur(struct maildir_index *idx)
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
 
-			if (strcmp(files[mid].base, m->base) < 0)
+			if (index_delivery_cmp(files[mid].base, m->base) < 0)
 				lo = mid + 1;
 			else
 				hi = mid;

@@ -1964,6 +1964,47 @@ test_disk_names(struct fc_store *st)
 /* ------------------------------------------------------------------ */
 /* Other maildir programs */
 
+/*
+ * Several files in new/ at one sync get UIDs in delivery order: the
+ * seconds, then the microseconds after "M" as numbers (they are not
+ * zero-padded, so M81060 comes before M588890 though it sorts after).
+ */
+static void
+test_delivery_order(struct fc_store *st)
+{
+	static const char *const files[] = {
+		"1700000001.M588890P7.mda", "1700000001.M81060P7.mda",
+		"1700000000.M999999P7.mda", "999999999.M5P7.mda",
+	};
+	static const char *const order[] = { "4", "3", "2", "1" };
+	const char *folder;
+	struct fc_mailbox *a;
+	char path[8192], body[64], *text;
+	size_t i, len;
+	bool right = true;
+
+	succeeds(st, fc_store_create(st, "Order", 0), "order: create");
+	folder = fc_arena_strdup(env.arena, senv_folder(&env, ALICE,
+	    "Order"));
+	for (i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/new/%s", folder, files[i]);
+		snprintf(body, sizeof(body), "Subject: %zu\n\nx\n", i + 1);
+		sx_write_file(path, body, strlen(body));
+	}
+	if (!succeeds(st, fc_mailbox_open(st, "Order", 0, &a), "order: open"))
+		return;
+	is_int(fc_mailbox_count(a), 4, "order: four messages");
+	for (i = 0; i < 4 && i < fc_mailbox_count(a); i++) {
+		text = sx_read_msg(a, (uint32_t)i + 1, &len);
+		snprintf(body, sizeof(body), "Subject: %s\n", order[i]);
+		if (text == NULL || strncmp(text, body, strlen(body)) != 0)
+			right = false;
+		free(text);
+	}
+	ok(right, "order: UIDs follow the delivery times in the names");
+	fc_mailbox_close(&a);
+}
+
 static void
 test_interop(struct fc_store *st)
 {
@@ -2145,8 +2186,10 @@ main(void)
 	test_deliver(alice);
 	test_bad_names(alice);
 	test_mutf7();
-	if (ON_DISK)
+	if (ON_DISK) {
 		test_interop(alice);
+		test_delivery_order(alice);
+	}
 
 	fc_store_close(&alice);
 	fc_store_close(&bob);
