@@ -103,6 +103,30 @@ doc_markdown_table(FILE *out, const struct fc_directive *table)
 	fprintf(out, "\n");
 }
 
+/*
+ * A default as the config file reads it back: one string or path with
+ * spaces or the parser's special bytes is written double-quoted, so the
+ * line works once uncommented. Other types are words already.
+ */
+static void
+doc_conf_value(FILE *out, const struct fc_directive *d, const char *def)
+{
+	const char *p;
+
+	if ((d->type != FC_D_STRING && d->type != FC_D_PATH)
+	    || (*def != '\0' && strpbrk(def, " \t;{}#\"'\\") == NULL)) {
+		fputs(def, out);
+		return;
+	}
+	fputc('"', out);
+	for (p = def; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			fputc('\\', out);
+		fputc(*p, out);
+	}
+	fputc('"', out);
+}
+
 static void
 doc_conf_table(FILE *out, const struct fc_directive *table,
     const char *indent)
@@ -116,9 +140,11 @@ doc_conf_table(FILE *out, const struct fc_directive *table,
 		fprintf(out, "%s# %s %s\n", indent, d->name,
 		    d->syntax ? d->syntax : doc_type(d));
 		fprintf(out, "%s#   %s\n", indent, d->help ? d->help : "");
-		if (def != NULL)
-			fprintf(out, "%s#%s %s;\n\n", indent, d->name, def);
-		else
+		if (def != NULL) {
+			fprintf(out, "%s#%s ", indent, d->name);
+			doc_conf_value(out, d, def);
+			fputs(";\n\n", out);
+		} else
 			fprintf(out, "%s#   (no default)\n\n", indent);
 	}
 }

@@ -4,6 +4,7 @@ a table changed and the committed copies were not regenerated."""
 
 import difflib
 import os
+import re
 
 import harness
 from harness import facteurd_env, run_facteurd
@@ -73,6 +74,25 @@ def test_every_directive_documented():
         assert name in names
     for name in names:
         assert "# %s" % name in conf, name
+
+
+def test_example_one_word_defaults_read_back():
+    """A directive taking one argument (its syntax one word: STRING,
+    PATH, REPLY...) shows a default with spaces as one double-quoted
+    string, so the line parses once uncommented instead of reading as
+    several words."""
+    lines = generated("conf").splitlines()
+    checked = 0
+    for i, line in enumerate(lines):
+        m = re.match(r"\s*# (\S+) ([A-Z][A-Z_:]*)$", line)
+        if not m or i + 2 >= len(lines):
+            continue
+        d = re.match(r"\s*#%s (.*);$" % re.escape(m.group(1)), lines[i + 2])
+        if not d or not re.search(r"[\s;{}#'\\]", d.group(1)):
+            continue
+        checked += 1
+        assert re.fullmatch(r'"(?:[^"\\]|\\.)*"', d.group(1)), lines[i + 2]
+    assert checked > 0
 
 
 def test_directives_bad_format():
