@@ -510,6 +510,28 @@ def cleanup_dir(directory):
     shutil.rmtree(directory, ignore_errors=True)
 
 
+def maildir_protocol_config(directory, module, port, tls_port, block="",
+                            settings=None, tls_files=None):
+    """A config serving one protocol module (pop3, imap) with maildir
+    storage under <directory>/mail and users from <directory>/passwd: a
+    plain listener on port, an implicit-TLS one on tls_port, the
+    certificate of tls_files, then block's lines inside the module's
+    block. settings go to the top level, with state_dir in directory."""
+    top = {"state_dir": os.path.join(directory, "state")}
+    top.update(settings or {})
+    lines = ["listen 127.0.0.1:%d;" % port,
+             "listen 127.0.0.1:%d tls;" % tls_port,
+             "tls_certificate %s;" % tls_files[0],
+             "tls_key %s;" % tls_files[1]]
+    lines += [l.strip() for l in block.strip("\n").splitlines() if l.strip()]
+    extra = ("maildir {\n    location %s/mail/%%d/%%n;\n}\n"
+             "%s {\n%s\n}\n" % (directory, module,
+                                 "\n".join("    " + l for l in lines)))
+    return build_config(directory, port, settings=top,
+                        load=["passwd-file", "maildir", module],
+                        extra=extra)
+
+
 def stop_module_server(request, srv, directory):
     """The end of a module-scoped server fixture: SIGTERM, the exit, no
     sanitizer report or panic in the log; the log's end printed and the

@@ -26,7 +26,7 @@ import subprocess
 
 import harness
 from conftest import PASSWORD
-from harness import (FACTEURCTL, Client, Facteurd, build_config,
+from harness import (FACTEURCTL, Client, Facteurd,
                      client_tls_context, facteurd_env, free_port, make_test_dir)
 from test_smtp_support import make_mail_dir
 
@@ -157,19 +157,9 @@ def write_users(directory, password_hash):
 
 
 def imap_config(directory, ports, imap="", settings=None, tls_files=None):
-    top = {"state_dir": os.path.join(directory, "state")}
-    top.update(settings or {})
-    lines = ["listen 127.0.0.1:%d;" % ports["imap"],
-             "listen 127.0.0.1:%d tls;" % ports["imaps"],
-             "tls_certificate %s;" % tls_files[0],
-             "tls_key %s;" % tls_files[1]]
-    lines += [l.strip() for l in imap.strip("\n").splitlines() if l.strip()]
-    extra = ("maildir {\n    location %s/mail/%%d/%%n;\n}\n"
-             "imap {\n%s\n}\n" % (directory,
-                                  "\n".join("    " + l for l in lines)))
-    return build_config(directory, ports["imap"], settings=top,
-                        load=["passwd-file", "maildir", "imap"],
-                        extra=extra)
+    return harness.maildir_protocol_config(
+        directory, "imap", ports["imap"], ports["imaps"], imap, settings,
+        tls_files)
 
 
 def module_imap_server(request, password_hash, tls_files, imap="",

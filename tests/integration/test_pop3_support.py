@@ -27,7 +27,7 @@ import subprocess
 import time
 
 import harness
-from harness import (FACTEURCTL, Client, Facteurd, build_config,
+from harness import (FACTEURCTL, Client, Facteurd,
                      client_tls_context, facteurd_env,
                      free_port, make_test_dir)
 from test_smtp_support import make_mail_dir
@@ -184,19 +184,9 @@ def write_users(directory, password_hash):
 
 
 def pop3_config(directory, ports, pop3="", settings=None, tls_files=None):
-    top = {"state_dir": os.path.join(directory, "state")}
-    top.update(settings or {})
-    lines = ["listen 127.0.0.1:%d;" % ports["pop3"],
-             "listen 127.0.0.1:%d tls;" % ports["pop3s"],
-             "tls_certificate %s;" % tls_files[0],
-             "tls_key %s;" % tls_files[1]]
-    lines += [l.strip() for l in pop3.strip("\n").splitlines() if l.strip()]
-    extra = ("maildir {\n    location %s/mail/%%d/%%n;\n}\n"
-             "pop3 {\n%s\n}\n" % (directory,
-                                  "\n".join("    " + l for l in lines)))
-    return build_config(directory, ports["pop3"], settings=top,
-                        load=["passwd-file", "maildir", "pop3"],
-                        extra=extra)
+    return harness.maildir_protocol_config(
+        directory, "pop3", ports["pop3"], ports["pop3s"], pop3, settings,
+        tls_files)
 
 
 def module_pop3_server(request, password_hash, tls_files, pop3="",
