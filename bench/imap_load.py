@@ -305,7 +305,11 @@ def main():
     args = ap.parse_args()
     if args.mode == "idle" and not args.pid:
         ap.error("--mode idle needs --pid")
-    res = asyncio.run(run_mix(args) if args.mode == "mix" else run_idle(args))
+    try:
+        res = asyncio.run(run_mix(args) if args.mode == "mix"
+                          else run_idle(args))
+    except KeyboardInterrupt:
+        sys.exit(130)
     print(json.dumps(res))
 
 
