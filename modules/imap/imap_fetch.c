@@ -75,6 +75,7 @@ struct imap_fetch {
 	struct imap_section_reader *reader;
 	uint64_t left;			/* bytes of the reader still owed */
 	bool expunged;			/* some message could not be read */
+	bool unknown_cte;		/* some BINARY could not be decoded */
 };
 
 static char imap_chunk[IMAP_CHUNK];
@@ -94,6 +95,34 @@ imap_fetch_add(struct imap_fetch *f, struct fc_arena *a, size_t *size)
 	memset(&f->items[f->nitems], 0, sizeof(f->items[0]));
 	f->items[f->nitems].length = UINT64_MAX;
 	return &f->items[f->nitems++];
+}
+
+/*
+ * Whether the size bytes reader gives hold a NUL: RFC 3516 4.3 sends
+ * such content as a literal8 (~{n}), any other as a plain literal. The
+ * literal's form comes before its bytes, so they are read once for this
+ * and the section opened again to send them. 1, 0, or -1 with errno.
+ */
+static int
+imap_section_has_nul(struct imap_section_reader *reader, uint64_t size)
+{
+	ssize_t n;
+
+	while (size > 0) {
+		n = imap_section_read(reader, imap_chunk, size < IMAP_CHUNK ?
+		    (size_t)size : IMAP_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		if (memchr(imap_chunk, '\0', (size_t)n) != NULL)
+			return 1;
+		size -= (uint64_t)n;
+	}
+	return 0;
 }
 
 /* "BODY[...]<o.l>" and friends; -1 with *error_r. */
@@ -385,7 +414,7 @@ imap_fetch_items(struct imap_session *is, struct imap_fetch *f)
 		struct imap_fetch_item *it = &f->items[f->item++];
 		const char *err = "";
 		uint64_t size;
-		int r;
+		int r, nul;
 
 		if (it->name != NULL && strcmp(it->name, "dup") == 0)
 			continue;
@@ -436,7 +465,7 @@ imap_fetch_items(struct imap_session *is, struct imap_fetch *f)
 				imap_section_name_write(&is->out, it->name,
 				    it->sec, UINT64_MAX);
 				imap_str_adds(&is->out, " NIL");
-				f->expunged = true;
+				f->unknown_cte = true;
 				f->reader = NULL;
 				break;
 			}
@@ -456,8 +485,17 @@ imap_fetch_items(struct imap_session *is, struct imap_fetch *f)
 				imap_section_name_write(&is->out, it->name,
 				    it->sec, it->length == UINT64_MAX ?
 				    UINT64_MAX : it->offset);
+			nul = 0;
+			if (it->binary && size > 0) {
+				nul = imap_section_has_nul(f->reader, size);
+				if (nul < 0 || imap_section_open(f->msg_arena,
+				    it->sec, f->root, f->fd, f->crlf,
+				    it->offset, it->length, &f->reader, &size,
+				    &err) < 0)
+					return -1;
+			}
 			imap_str_printf(&is->out, " %s{%llu}\r\n",
-			    it->binary ? "~" : "", (unsigned long long)size);
+			    nul > 0 ? "~" : "", (unsigned long long)size);
 			f->left = size;
 			if (size > 0)
 				return 0;
@@ -475,6 +513,7 @@ imap_fetch_done(struct imap_session *is)
 	struct imap_fetch *f = is->fetch;
 	const char *tag = f->tag;
 	bool expunged = f->expunged;
+	bool unknown_cte = f->unknown_cte;
 	bool uid = f->uid;
 
 	imap_fetch_abort(is);
@@ -482,6 +521,9 @@ imap_fetch_done(struct imap_session *is)
 	if (expunged)
 		return imap_no(is, tag, "[EXPUNGEISSUED] Some messages could "
 		    "not be fetched");
+	if (unknown_cte)
+		return imap_no(is, tag, "[UNKNOWN-CTE] Cannot decode the "
+		    "content transfer encoding");
 	return imap_ok(is, tag, "FETCH completed");
 }
 

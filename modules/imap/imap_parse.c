@@ -26,6 +26,7 @@ struct parser {
 	const char *p, *end;
 	struct fc_arena *a;
 	const char *error;
+	bool literal8_ok;	/* APPEND: its message may be ~{n} */
 };
 
 static bool
@@ -136,8 +137,10 @@ parse_quoted(struct parser *ps, struct imap_arg *arg)
 	return 0;
 }
 
+/* {n}, {n+}, and with binary ~{n} and ~{n+} (RFC 3516 literal8):
+ * ps->p is on the "{" */
 static int
-parse_literal(struct parser *ps, struct imap_arg *arg)
+parse_literal(struct parser *ps, struct imap_arg *arg, bool binary)
 {
 	uint64_t n = 0;
 	const char *q = ps->p + 1;
@@ -157,7 +160,7 @@ parse_literal(struct parser *ps, struct imap_arg *arg)
 	q += 3;
 	if (n > (uint64_t)(ps->end - q))
 		return fail(ps, "Literal longer than the command");
-	arg->type = IMAP_ARG_LITERAL;
+	arg->type = binary ? IMAP_ARG_LITERAL8 : IMAP_ARG_LITERAL;
 	arg->len = (size_t)n;
 	{
 		/* the bytes as they are, NULs included */
@@ -182,7 +185,15 @@ parse_arg(struct parser *ps, struct imap_arg *arg, int depth)
 	case '"':
 		return parse_quoted(ps, arg);
 	case '{':
-		return parse_literal(ps, arg);
+		return parse_literal(ps, arg, false);
+	case '~':
+		if (ps->end - ps->p < 2 || ps->p[1] != '{')
+			return parse_atom(ps, arg);
+		/* literal8 is only a message's, at the top of an APPEND */
+		if (!ps->literal8_ok || depth > 0)
+			return fail(ps, "Binary literal not allowed here");
+		ps->p++;
+		return parse_literal(ps, arg, true);
 	case '(':
 		if (depth + 1 > IMAP_DEPTH_MAX)
 			return fail(ps, "Lists nested too deeply");
@@ -272,9 +283,18 @@ imap_parse_command(const char *buf, size_t len, struct fc_arena *a,
 	for (i = 0; name[i] != '\0'; i++)
 		name[i] = (char)toupper((unsigned char)name[i]);
 	cmd->name = name;
+	ps.literal8_ok = strcmp(name, "APPEND") == 0;
 	if (parse_list(&ps, &all, 0, '\0') < 0) {
 		*error_r = ps.error != NULL ? ps.error : "Syntax error";
 		return -1;
+	}
+	/* the message is the last argument, after the mailbox */
+	for (i = 0; i < all.count; i++) {
+		if (all.list[i].type == IMAP_ARG_LITERAL8
+		    && (i == 0 || i + 1 != all.count)) {
+			*error_r = "Binary literal not allowed here";
+			return -1;
+		}
 	}
 	cmd->args = all.list;
 	cmd->count = all.count;
@@ -309,6 +329,17 @@ imap_literal_marker(const char *line, size_t len, uint64_t *size_r,
 	*size_r = n;
 	*marker_len_r = len - (i - 1);
 	return 1;
+}
+
+bool
+imap_literal_marker_binary(const char *line, size_t len, size_t marker_len)
+{
+	size_t t;
+
+	if (marker_len >= len)
+		return false;
+	t = len - marker_len - 1;	/* where the "~" would be */
+	return line[t] == '~' && (t == 0 || line[t - 1] == ' ');
 }
 
 bool

@@ -8,6 +8,10 @@
  * ("{n}\r\n" or "{n+}\r\n" then the n bytes), so the parser sees exactly
  * what a client sent. Every string of the tree is a NUL-terminated copy
  * in the arena (literals may hold NULs: trust len).
+ *
+ * A binary literal ("~{n}", RFC 3516 literal8) is accepted only where
+ * the grammar has one: as the last argument of APPEND, its message.
+ * Anywhere else the command is refused.
  */
 #ifndef FACTEUR_IMAP_PARSE_H
 #define FACTEUR_IMAP_PARSE_H
@@ -28,6 +32,7 @@ enum imap_arg_type {
 	IMAP_ARG_QUOTED,
 	IMAP_ARG_LITERAL,
 	IMAP_ARG_LIST,
+	IMAP_ARG_LITERAL8,	/* ~{n}: only as APPEND's message */
 };
 
 struct imap_arg {
@@ -61,6 +66,14 @@ int imap_parse_command(const char *buf, size_t len, struct fc_arena *a,
  */
 int imap_literal_marker(const char *line, size_t len, uint64_t *size_r,
     bool *nonsync_r, size_t *marker_len_r);
+
+/*
+ * Whether the literal announced at the end of line (marker_len bytes,
+ * from imap_literal_marker()) is a literal8: "~" before its "{", the
+ * "~" at the line's start or after a space.
+ */
+bool imap_literal_marker_binary(const char *line, size_t len,
+    size_t marker_len);
 
 /* An atom or string argument (not a list): astring. */
 bool imap_arg_is_string(const struct imap_arg *arg);

@@ -461,8 +461,14 @@ imap_is_append(struct imap_session *is, size_t upto, struct imap_command *c)
 	if (sp == NULL || (size_t)(p + upto - sp) < 8
 	    || strncasecmp(sp + 1, "APPEND ", 7) != 0)
 		return false;
-	return imap_parse_command(p, upto, is->arena, c, &err)
-	    == 0 && strcmp(c->name, "APPEND") == 0 && c->count >= 1;
+	if (imap_parse_command(p, upto, is->arena, c, &err) < 0
+	    || strcmp(c->name, "APPEND") != 0 || c->count < 1)
+		return false;
+	/* a literal8 before the message: gathered, then refused whole */
+	for (size_t i = 0; i < c->count; i++)
+		if (c->args[i].type == IMAP_ARG_LITERAL8)
+			return false;
+	return true;
 }
 
 enum fc_next
@@ -502,6 +508,10 @@ imap_line(struct fc_session *s, char *line, size_t len)
 		nonsync = len >= 2 && line[len - 2] == '+';
 		return imap_literal_refused(is, nonsync, "Literal too large");
 	}
+	/* "~{n}": a literal8 (RFC 3516), the same checks; the parser
+	 * refuses it where only APPEND's message may be one */
+	if (imap_literal_marker_binary(line, len, mlen))
+		mlen++;
 	if (imap_is_append(is, is->cmd.len - mlen, &c)) {
 		if (size > conf->max_message)
 			return imap_literal_refused(is, nonsync,

@@ -38,6 +38,14 @@ static const struct {
 	{ "t X   a   b  ", "t", "X", "a b" },
 	{ "t UID FETCH 1 FLAGS", "t", "UID", "FETCH 1 FLAGS" },
 	{ "t X NIL", "t", "X", "NIL" },
+	/* literal8 (RFC 3516): APPEND's message, shown in [] */
+	{ "t APPEND INBOX ~{3}\r\nabc", "t", "APPEND", "INBOX [abc]" },
+	{ "t APPEND INBOX (\\Seen) ~{2+}\r\nxy", "t", "APPEND",
+	  "INBOX (\\Seen) [xy]" },
+	{ "t APPEND INBOX ~{0}\r\n", "t", "APPEND", "INBOX []" },
+	/* a "~" not before "{" is an atom character */
+	{ "t SELECT ~user", "t", "SELECT", "~user" },
+	{ "t SELECT ~", "t", "SELECT", "~" },
 };
 
 static const struct {
@@ -63,6 +71,17 @@ static const struct {
 	{ "a X BODY[)]", "a" },
 	{ "a X \001", "a" },
 	{ "a X caf\xc3\xa9", "a" },
+	/* literal8 only as APPEND's message */
+	{ "a LOGIN ~{5}\r\nalice pw", "a" },
+	{ "a SELECT ~{5+}\r\nINBOX", "a" },
+	{ "a APPEND ~{5}\r\nINBOX {1}\r\nx", "a" },
+	{ "a APPEND INBOX ~{1}\r\nx {1}\r\ny", "a" },
+	{ "a APPEND INBOX (~{1}\r\nx) {1}\r\ny", "a" },
+	{ "a APPEND INBOX ~{5}\r\nabc", "a" },
+	{ "a APPEND INBOX ~{}\r\n", "a" },
+	{ "a APPEND INBOX ~{3}abc", "a" },
+	{ "a APPEND INBOX ~{4294967296}\r\nabc", "a" },
+	{ "a APPEND INBOX x~{1}\r\nx", "a" },
 };
 
 static void
@@ -82,6 +101,9 @@ write_tree(char *out, size_t size, const struct imap_arg *args, size_t n)
 		case IMAP_ARG_QUOTED:
 		case IMAP_ARG_LITERAL:
 			snprintf(out + used, size - used, "<%s>", args[i].str);
+			break;
+		case IMAP_ARG_LITERAL8:
+			snprintf(out + used, size - used, "[%s]", args[i].str);
 			break;
 		case IMAP_ARG_LIST:
 			snprintf(out + used, size - used, "(");
@@ -160,6 +182,44 @@ test_literal_nul(struct fc_arena *a)
 	    && cmd.count == 2 && cmd.args[1].type == IMAP_ARG_LITERAL
 	    && cmd.args[1].len == 3 && memcmp(cmd.args[1].str, "a\0b", 3) == 0,
 	    "a literal keeps its NUL");
+}
+
+/* A literal8 keeps its NULs too; the session tells one by its "~". */
+static void
+test_literal8(struct fc_arena *a)
+{
+	static const char in[] = "t APPEND INBOX ~{4}\r\n\0a\0b";
+	static const struct {
+		const char *line;
+		bool binary;
+	} m[] = {
+		{ "a APPEND INBOX ~{5}", true },
+		{ "a APPEND INBOX ~{5+}", true },
+		{ "~{5}", true },
+		{ "a APPEND INBOX {5}", false },
+		{ "a APPEND INBOX x~{5}", false },
+		{ "a APPEND INBOX \"~\"{5}", false },
+	};
+	struct imap_command cmd;
+	const char *err;
+	uint64_t size;
+	bool nonsync;
+	size_t i, marker;
+
+	ok(imap_parse_command(in, sizeof(in) - 1, a, &cmd, &err) == 0
+	    && cmd.count == 2 && cmd.args[1].type == IMAP_ARG_LITERAL8
+	    && cmd.args[1].len == 4 && memcmp(cmd.args[1].str, "\0a\0b", 4)
+	    == 0, "a literal8 keeps its NULs");
+	for (i = 0; i < NELEMS(m); i++) {
+		size_t len = strlen(m[i].line);
+
+		if (!ok(imap_literal_marker(m[i].line, len, &size, &nonsync,
+		    &marker) == 1 && size == 5, "marker in %s", m[i].line))
+			continue;
+		ok(imap_literal_marker_binary(m[i].line, len, marker)
+		    == m[i].binary, "%s is %sa literal8", m[i].line,
+		    m[i].binary ? "" : "not ");
+	}
 }
 
 static void
@@ -268,6 +328,7 @@ main(void)
 
 	test_commands(a);
 	test_literal_nul(a);
+	test_literal8(a);
 	test_depth(a);
 	test_markers();
 	test_seqsets(a);
