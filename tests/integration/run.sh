@@ -13,12 +13,13 @@ if ! "$PYTHON" -c 'import pytest' 2>/dev/null; then
 	echo "run.sh: $PYTHON has no pytest (apt-get install python3-pytest)"
 	exit 77
 fi
-# Most tests wait on servers, timers and peers rather than the CPU, so
-# with pytest-xdist two files run at once (one server per file stays in
-# one process: --dist loadfile). FACTEUR_TEST_JOBS=1 runs them in turn.
+# Most tests wait on servers, timers and peers rather than the CPU
+# (a whole CI run keeps two cores half busy), so with pytest-xdist three
+# files run at once (one server per file stays in one process: --dist
+# loadfile). FACTEUR_TEST_JOBS=1 runs them in turn.
 # test_hello_module.py runs `make install` in the build tree, which
 # relinks the modules the other files are loading: it runs alone, after.
-jobs=${FACTEUR_TEST_JOBS:-2}
+jobs=${FACTEUR_TEST_JOBS:-3}
 parallel=""
 if [ "$jobs" -gt 1 ] && "$PYTHON" -c 'import xdist' 2>/dev/null; then
 	parallel="-n $jobs --dist loadfile"
