@@ -28,7 +28,7 @@ struct fc_arena;
 struct fc_core;
 
 /* The schema version this build knows; pgsql_schema.c has each step. */
-#define PGSQL_SCHEMA_VERSION	1
+#define PGSQL_SCHEMA_VERSION	2
 
 struct pgsql_conf {
 	char *connect;			/* libpq conninfo; "" = PG* env */

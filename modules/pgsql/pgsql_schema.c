@@ -446,8 +446,24 @@ static const char schema_v1[] =
 
 "UPDATE facteur_schema SET version = 1;\n";
 
+/*
+ * Step 2: the key/value store the Lua filter's facteur.kv shares
+ * between workers and nodes (pgsql_kv.c). A row whose expires has
+ * passed is as good as absent: reads skip it, writes replace it, and a
+ * sweep deletes such rows now and then.
+ */
+static const char schema_v2[] =
+"CREATE TABLE kv (\n"
+"  key text PRIMARY KEY,\n"
+"  value text NOT NULL,\n"
+"  expires timestamptz\n"
+");\n"
+"CREATE INDEX kv_expires ON kv (expires) WHERE expires IS NOT NULL;\n"
+"UPDATE facteur_schema SET version = 2;\n";
+
 static const char *const schema_steps[PGSQL_SCHEMA_VERSION] = {
 	schema_v1,
+	schema_v2,
 };
 
 static int
