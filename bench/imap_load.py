@@ -12,7 +12,10 @@ Two modes, one JSON line on stdout:
                  STORE +FLAGS/-FLAGS (\\Flagged) on a window     weight 2
                  SEARCH (FROM, SUBJECT, UNSEEN, LARGER, ...)    weight 1
                  APPEND a 2-6 KB message to INBOX               weight 1
-               Prints operations per second, per command kind too.
+               Prints operations per second, and per command kind the
+               rate and the latency (mean, median, 90th and 99th
+               percentiles, worst): a worker held up by one session's
+               disk wait shows in every kind's tail.
   --mode idle  CONNS connections, each LOGIN, SELECT INBOX, IDLE, and held;
                PSS of the server's process tree (--pid) before and after
                (procmem.py): memory per logged-in IDLE connection.
@@ -23,6 +26,7 @@ counted, and the first ones reported.
 import argparse
 import asyncio
 import json
+import math
 import os
 import random
 import re
@@ -189,6 +193,7 @@ async def mix_client(args, i, stop_at, stats, errors):
         s = stats[kind]
         s[0] += 1
         s[1] += time.monotonic() - t0
+        s[2].append(time.monotonic() - t0)
         k += 1
     stats["_bytes"][0] += c.rx
     try:
@@ -199,9 +204,21 @@ async def mix_client(args, i, stop_at, stats, errors):
     c.w.close()
 
 
+def latencies(times):
+    """Median, 90th and 99th percentiles and worst of a kind's
+    latencies, in ms (nearest rank); None without any."""
+    out = {}
+    t = sorted(times)
+    for name, q in (("p50_ms", 0.50), ("p90_ms", 0.90), ("p99_ms", 0.99),
+                    ("max_ms", 1.0)):
+        out[name] = (round(1000 * t[max(0, math.ceil(q * len(t)) - 1)], 2)
+                     if t else None)
+    return out
+
+
 async def run_mix(args):
-    stats = {k: [0, 0.0] for k, _ in KINDS}
-    stats["_bytes"] = [0, 0.0]
+    stats = {k: [0, 0.0, []] for k, _ in KINDS}
+    stats["_bytes"] = [0, 0.0, []]
     errors = []
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.monotonic()
@@ -216,10 +233,12 @@ async def run_mix(args):
         "mode": "mix", "port": args.port, "clients": args.clients,
         "users": args.users, "secs": round(secs, 2), "ops": ops,
         "ops_per_s": round(ops / secs, 1),
-        "per_kind": {k: {"n": stats[k][0],
-                         "per_s": round(stats[k][0] / secs, 1),
-                         "ms": round(1000 * stats[k][1] / stats[k][0], 2)
-                         if stats[k][0] else None} for k, _ in KINDS},
+        "per_kind": {k: dict({"n": stats[k][0],
+                              "per_s": round(stats[k][0] / secs, 1),
+                              "ms": round(1000 * stats[k][1] / stats[k][0], 2)
+                              if stats[k][0] else None},
+                             **latencies(stats[k][2]))
+                     for k, _ in KINDS},
         "rx_mib": round(stats["_bytes"][0] / 1048576.0, 1),
         "client_cpu_pct": round(100 * cpu / secs, 1),
         "errors": len(errors), "first_errors": errors[:5],
