@@ -12,8 +12,9 @@
  * DNS (it yields; the answer resumes it) and so that a rule cut off by a
  * limit is simply abandoned: the instruction hook yields it (or raises an
  * error where a yield is not possible), the allocator refuses memory past
- * the ceiling. A rule that fails is logged and skipped; it never turns
- * into a rejection.
+ * the message's ceiling (max_memory for all its rules together, past
+ * what the state held when the transaction began). A rule that fails is
+ * logged and skipped; it never turns into a rejection.
  */
 #include "config.h"
 
@@ -212,7 +213,7 @@ static const struct fc_directive lua_directives[] = {
 	{ .name = "max_memory", .type = FC_D_SIZE,
 	  .offset = offsetof(struct lua_conf, max_memory), .def = "16M",
 	  .min = 65536, .max = 1LL << 32,
-	  .help = "memory one rule may allocate per message" },
+	  .help = "memory the rules may allocate together per message" },
 	{ .name = "dns_timeout", .type = FC_D_TIME,
 	  .offset = offsetof(struct lua_conf, dns_timeout), .def = "5s",
 	  .min = 10, .max = 60000,
@@ -700,6 +701,7 @@ lua_engine_new(const struct lua_conf *conf, const char **error_r)
 		globfree(&g);
 	}
 	lua_gc(e->L, LUA_GCCOLLECT);
+	e->mem_live = e->mem_used;
 	return e;
 }
 
@@ -725,6 +727,26 @@ lua_engine_free(struct lua_engine **ep)
 /* ------------------------------------------------------------------ */
 /* Messages and the rule runner */
 
+/*
+ * The message's memory budget starts from what the state holds now.
+ * Garbage left by earlier messages would count as held: when there is
+ * more than a quarter of max_memory of it, collect it first, so the
+ * budget stays within that of max_memory.
+ */
+static void
+lua_msg_budget(struct lua_msg *m)
+{
+	struct lua_engine *e = m->e;
+
+	if (e->mem_used < e->mem_live)
+		e->mem_live = e->mem_used;
+	if (e->mem_used > e->mem_live + e->conf->max_memory / 4) {
+		lua_gc(e->L, LUA_GCCOLLECT);
+		e->mem_live = e->mem_used;
+	}
+	m->mem_base = e->mem_used;
+}
+
 struct lua_msg *
 lua_msg_new(struct lua_engine *e, struct fc_arena *a)
 {
@@ -736,6 +758,7 @@ lua_msg_new(struct lua_engine *e, struct fc_arena *a)
 	m->co_ref = LUA_NOREF;
 	m->hits_tail = &m->hits;
 	m->generation = ++e->generation;
+	lua_msg_budget(m);
 	return m;
 }
 
@@ -767,6 +790,7 @@ lua_msg_new_transaction(struct lua_msg *m)
 	m->text_len = m->html_len = 0;
 	m->nadd_headers = 0;
 	m->time_us = 0;
+	lua_msg_budget(m);
 }
 
 /* The session ends while a rule waits: forget the rule. */
@@ -841,7 +865,10 @@ lua_rule_resume(struct lua_msg *m, int nargs)
 	int st, nres = 0;
 
 	e->running = m;
-	e->mem_limit = e->mem_used + e->conf->max_memory;
+	/* one budget for all the rules of the message: what earlier rules
+	 * keep (a global table, a waiting coroutine) counts for the later
+	 * ones; a rule cut off is abandoned, and what it held goes back */
+	e->mem_limit = m->mem_base + e->conf->max_memory;
 	st = lua_resume(co, e->L, nargs, &nres);
 	if (st == LUA_OK && nres > 0) {
 		weight = lua_result_weight(co, -nres);

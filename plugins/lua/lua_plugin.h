@@ -77,6 +77,7 @@ struct lua_engine {
 	uint64_t load_instructions;	/* its top level's, so far */
 	/* the allocator's account */
 	size_t mem_used, mem_limit;	/* limit 0: none */
+	size_t mem_live;		/* mem_used after the last full GC */
 	/* the rule that runs now, for the instruction hook */
 	struct lua_msg *running;
 	uint64_t generation;		/* bumps per message: stale userdata */
@@ -145,6 +146,9 @@ struct lua_msg {
 	lua_done_fn *done;
 	void *done_arg;
 	uint64_t time_us;		/* spent in rules so far */
+	/* the state's memory when the transaction began: its rules
+	 * together may grow it by max_memory */
+	size_t mem_base;
 };
 
 /* lua_engine.c */

@@ -2,7 +2,8 @@
 rules and a few rules of the test's own, through SMTP. Scores map to
 actions (reject at DATA, headers, the Junk folder); broken rules (an
 endless loop, endless allocation, a runtime error) are cut off, logged
-and skipped while the message is delivered; a malformed message is
+and skipped while the message is delivered; the memory limit holds for
+all the rules of a message together; a malformed message is
 scored from what the parser made of it; a reload with a broken script
 keeps the rules that run."""
 
@@ -46,6 +47,29 @@ facteur.rule {
       while true do s = s .. s; t[#t + 1] = s end
     end
   end,
+}
+-- each keeps 2.5M: under max_memory 4M alone, over it together
+local kept = {}
+local function keep(n)
+  local t = {}
+  for i = 1, 250 do t[i] = string.rep(n, 10000) .. i end
+  kept[n] = t
+end
+facteur.rule {
+  name = "KEEP1", score = 0.25,
+  check = function(msg)
+    if (msg:subject() or ""):find("keep") then keep("a"); return true end
+  end,
+}
+facteur.rule {
+  name = "KEEP2", score = 0.25,
+  check = function(msg)
+    if (msg:subject() or ""):find("keep") then keep("b"); return true end
+  end,
+}
+facteur.rule {
+  name = "KEEP_END", score = 0,
+  check = function(msg) kept = {} end,
 }
 facteur.rule {
   name = "ERR", score = 1,
@@ -149,6 +173,23 @@ def test_unbounded_allocation_cut_off(lua):
     assert "alloc" in lua.fetch("alloc")
     lua.srv.wait_log(r"rule=ALLOC result=failed "
                      r"reason=\"memory limit reached\"")
+
+
+def test_memory_limit_per_message(lua):
+    """max_memory holds for all the rules of a message together: two
+    rules keeping 2.5M each under 4M, the second is cut off and logged,
+    the first's score and the later rules' count, the message is
+    delivered; the next message has the whole budget again."""
+    for n in (1, 2):
+        lua.send("keep\r\n", subject="keep score6 %d" % n)
+        text = lua.fetch("keep score6 %d" % n)
+        assert "X-Spam-Score: 6.25" in text, text
+        lua.srv.wait_log(r"rule=KEEP2 result=failed "
+                         r"reason=\"memory limit reached\"", count=n)
+        lua.srv.wait_log(r"rules=\"SCORE6\(6\) KEEP1\(0\.25\) "
+                         r"KEEP2\(failed\)\"", count=n)
+    assert not any("rule=KEEP1 result=failed" in l
+                   for l in lua.srv.log_lines())
 
 
 def test_runtime_error_others_run(lua):

@@ -216,6 +216,56 @@ test_rules_and_limits(void)
 	fc_arena_free(&a);
 }
 
+/* two rules that each keep 600K: under the 1M limit alone, over it
+ * together; the second is cut off, the others keep their results */
+static const char memory_lua[] =
+"local keep1, keep2\n"
+"local function fill(c)\n"
+"  local t = {}\n"
+"  for i = 1, 60 do t[i] = string.rep(c, 10000) .. i end\n"
+"  return t\n"
+"end\n"
+"facteur.rule { name = 'KEEP1', check = function(msg)\n"
+"  keep1 = nil; keep1 = fill('a'); return true\n"
+"end }\n"
+"facteur.rule { name = 'KEEP2', check = function(msg)\n"
+"  keep2 = nil; keep2 = fill('b'); return true\n"
+"end }\n"
+"facteur.rule { name = 'SMALL', score = 2, check = function(msg)\n"
+"  return #string.rep('c', 1000) == 1000\n"
+"end }\n"
+"facteur.rule { name = 'FREE', score = 0, check = function(msg)\n"
+"  keep1, keep2 = nil, nil\n"
+"end }\n";
+
+static void
+test_memory_per_message(void)
+{
+	char *scripts[2] = { write_file("memory.lua", memory_lua), NULL };
+	struct lua_conf c = conf_for(scripts);
+	struct fc_arena *a = fc_arena_new("test", 1024);
+	const char *err = NULL;
+	struct lua_engine *e = lua_engine_new(&c, &err);
+	struct lua_msg *m;
+
+	ok(e != NULL, "memory rules load (%s)", err ? err : "ok");
+	if (e == NULL)
+		return;
+	is_str(run(e, a, -1, LUA_STAGE_DATA, &m), "KEEP1(1) KEEP2(failed) "
+	    "SMALL(2)", "two rules under the limit each, over it together");
+	is_str(m->hits->next->failed, "memory limit reached",
+	    "the second is cut off");
+	ok(fabs(m->total - 3) < 1e-9, "the others' scores count");
+	/* the next message has the whole budget again */
+	is_str(run(e, a, -1, LUA_STAGE_DATA, &m), "KEEP1(1) KEEP2(failed) "
+	    "SMALL(2)", "the next message: the same");
+	c.max_memory = 2 * 1024 * 1024;
+	is_str(run(e, a, -1, LUA_STAGE_DATA, &m), "KEEP1(1) KEEP2(1) "
+	    "SMALL(2)", "with 2M both fit");
+	lua_engine_free(&e);
+	fc_arena_free(&a);
+}
+
 static const char message_eml[] =
 "From: =?UTF-8?Q?Ren=C3=A9?= <rene@example.net>, broken\n"
 "To: alice@example.org\n"
@@ -430,11 +480,12 @@ main(void)
 {
 	char cmd[600];
 
-	plan(47);
+	plan(56);
 	if (mkdtemp(dir) == NULL)
 		return 99;
 	test_load_errors();
 	test_rules_and_limits();
+	test_memory_per_message();
 	test_message();
 	test_store();
 	test_settings();
