@@ -131,7 +131,8 @@ pgsql_init(struct fc_core *core, void *confp, const char **error_r)
 	    pgsql_db_command, conf, error_r) < 0)
 		return -1;
 	if (pgsql_auth_register(core, conf, error_r) < 0
-	    || pgsql_ctl_register(core, conf, error_r) < 0)
+	    || pgsql_ctl_register(core, conf, error_r) < 0
+	    || pgsql_kv_register(core, error_r) < 0)
 		return -1;
 	return 0;
 }

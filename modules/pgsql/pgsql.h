@@ -59,6 +59,11 @@ enum pgsql_stmt {
 	PS_BODY_GC,
 	PS_USER_GET,
 	PS_ALIAS_GET,
+	PS_KV_GET,
+	PS_KV_SET,
+	PS_KV_INCR,
+	PS_KV_DEL,
+	PS_KV_SWEEP,
 	PS_COUNT
 };
 
@@ -105,6 +110,9 @@ struct pgsql_watcher {
 };
 int pgsql_watch_add(struct pgsql_watcher *w, const char **error_r);
 void pgsql_watch_remove(struct pgsql_watcher *w);
+
+/* pgsql_kv.c: the shared key/value store (facteur/kv.h) */
+int pgsql_kv_register(struct fc_core *core, const char **error_r);
 
 /* pgsql_auth.c */
 int pgsql_auth_register(struct fc_core *core, struct pgsql_conf *conf,

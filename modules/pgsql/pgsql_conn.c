@@ -89,9 +89,13 @@ static const struct pgsql_stmt_def stmt_defs[PS_COUNT] = {
 	[PS_COPY] = { "copy",
 	    "SELECT uidvalidity, uids FROM facteur_copy($1, $2, $3, $4, $5, "
 	    "$6, $7)", 7 },
+	/* a piece of a body ($3: its first byte, from 1; $4 bytes at
+	 * most) and the whole length, as text in a binary result */
 	[PS_BODY] = { "body",
-	    "SELECT b.data FROM messages m JOIN bodies b ON b.hash = m.hash "
-	    "WHERE m.mailbox_id = $1 AND m.uid = $2", 2 },
+	    "SELECT substring(b.data FROM $3::integer FOR $4::integer), "
+	    "length(b.data)::text FROM messages m "
+	    "JOIN bodies b ON b.hash = m.hash "
+	    "WHERE m.mailbox_id = $1 AND m.uid = $2", 4 },
 	/* the bodies of messages just removed, if nothing else uses them */
 	[PS_BODY_GC] = { "body_gc",
 	    "DELETE FROM bodies b WHERE b.hash = ANY ($1::bytea[]) "
@@ -102,6 +106,31 @@ static const struct pgsql_stmt_def stmt_defs[PS_COUNT] = {
 	    "FROM users WHERE name = lower($1)", 1 },
 	[PS_ALIAS_GET] = { "alias_get",
 	    "SELECT target FROM aliases WHERE address = lower($1)", 1 },
+	/* the shared key/value store (pgsql_kv.c): $3 a ttl in ms, 0 for
+	 * none; an expired row is absent, and replaced by a write */
+	[PS_KV_GET] = { "kv_get",
+	    "SELECT value FROM kv WHERE key = $1 "
+	    "AND (expires IS NULL OR expires > now())", 1 },
+	[PS_KV_SET] = { "kv_set",
+	    "INSERT INTO kv VALUES ($1, $2, CASE WHEN $3::bigint > 0 THEN "
+	    "now() + $3::bigint * interval '1 millisecond' END) "
+	    "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, "
+	    "expires = EXCLUDED.expires", 3 },
+	[PS_KV_INCR] = { "kv_incr",
+	    "INSERT INTO kv AS k VALUES ($1, $2::bigint::text, CASE WHEN "
+	    "$3::bigint > 0 THEN now() + $3::bigint * interval "
+	    "'1 millisecond' END) "
+	    "ON CONFLICT (key) DO UPDATE SET value = (CASE "
+	    "WHEN k.expires IS NOT NULL AND k.expires <= now() THEN 0 "
+	    "WHEN k.value ~ '^-?[0-9]{1,18}$' THEN k.value::bigint "
+	    "ELSE 0 END + $2::bigint)::text, "
+	    "expires = CASE WHEN k.expires IS NOT NULL AND k.expires <= now() "
+	    "THEN EXCLUDED.expires ELSE k.expires END "
+	    "RETURNING value", 3 },
+	[PS_KV_DEL] = { "kv_del", "DELETE FROM kv WHERE key = $1", 1 },
+	[PS_KV_SWEEP] = { "kv_sweep",
+	    "DELETE FROM kv WHERE key IN (SELECT key FROM kv "
+	    "WHERE expires <= now() LIMIT 1000)", 0 },
 };
 
 static PGconn *conn;
