@@ -5,6 +5,10 @@ folder, starts a facteurd in the foreground (stderr to facteurd.log),
 and waits until every worker serves. At teardown every server gets
 SIGTERM and must exit within 15 s; a log holding a sanitizer report or a
 panic fails the test, and a failed test prints the end of the log.
+
+FACTEUR_TEST_STORAGE=pgsql gives the protocol servers (IMAP, POP3, SMTP
+delivery) the pgsql storage on a private PostgreSQL instead of maildir
+(harness.storage_config()).
 """
 
 import os
@@ -117,6 +121,8 @@ def facteurd(request, test_dir, password_hash):
         if bad:
             problems.append("facteurd log reports errors:\n" +
                             "\n".join(bad[:40]))
+    for d in sorted(set(srv.dir for srv in servers)):
+        harness.drop_storage(d)
     rep = getattr(request.node, "rep_call", None)
     if problems or (rep is not None and rep.failed):
         for srv in servers:

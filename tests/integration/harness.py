@@ -5,6 +5,7 @@ Everything here talks to facteurd the way a real client or admin does:
 TCP sockets, files, signals and /proc. Nothing reaches into its memory.
 """
 
+import atexit
 import base64
 import os
 import re
@@ -510,26 +511,174 @@ def cleanup_dir(directory):
     shutil.rmtree(directory, ignore_errors=True)
 
 
-def maildir_protocol_config(directory, module, port, tls_port, block="",
-                            settings=None, tls_files=None):
-    """A config serving one protocol module (pop3, imap) with maildir
-    storage under <directory>/mail and users from <directory>/passwd: a
+# ------------------------------------------------------------------
+# Storage for the protocol servers: maildir (the default) or, with
+# FACTEUR_TEST_STORAGE=pgsql, the pgsql module on a private PostgreSQL
+# (scripts/tools/pg-test-cluster.sh). run.sh starts one cluster for the
+# run and passes it on in FACTEUR_PG_CLUSTER, PGHOST and PGPORT; without
+# them each pytest process starts its own at its first pgsql server and
+# stops it at exit. Every server gets a database of its own.
+
+STORAGE = os.environ.get("FACTEUR_TEST_STORAGE") or "maildir"
+if STORAGE not in ("maildir", "pgsql"):
+    raise RuntimeError("FACTEUR_TEST_STORAGE=%s: say maildir or pgsql"
+                       % STORAGE)
+PG_CLUSTER_SCRIPT = os.path.join(SRCDIR, "scripts", "tools",
+                                 "pg-test-cluster.sh")
+
+
+def on_pgsql():
+    return STORAGE == "pgsql"
+
+
+class PgCluster:
+    """A private PostgreSQL on a Unix socket: the one run.sh started, or
+    one of this process's own (own=True: stopped by stop())."""
+
+    def __init__(self, directory=None):
+        self.own = directory is not None
+        if self.own:
+            r = subprocess.run(["sh", PG_CLUSTER_SCRIPT, "start",
+                                directory], capture_output=True,
+                               text=True, timeout=120)
+            if r.returncode != 0:
+                raise RuntimeError("cannot start PostgreSQL: %s"
+                                   % r.stderr.strip())
+            env = dict(l.split("=", 1) for l in r.stdout.splitlines()
+                       if "=" in l and not l.startswith("export"))
+        else:
+            env = os.environ
+        self.dir = env["FACTEUR_PG_CLUSTER"]
+        self.host = env["PGHOST"]
+        self.port = env["PGPORT"]
+        self._names = iter(range(1, 1 << 30))
+
+    def psql(self, db, sql):
+        r = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-h", self.host,
+                            "-p", self.port, "-U", "postgres", "-d", db,
+                            "-v", "ON_ERROR_STOP=1", "-c", sql],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, "psql: %s" % r.stderr
+        return r.stdout
+
+    def createdb(self):
+        """A new empty database owned by the facteur role: its name."""
+        name = "t%d_%d" % (os.getpid(), next(self._names))
+        self.psql("postgres", "CREATE DATABASE %s OWNER facteur" % name)
+        return name
+
+    def dropdb(self, name):
+        self.psql("postgres", "DROP DATABASE IF EXISTS %s WITH (FORCE)"
+                  % name)
+
+    def conninfo(self, db):
+        return "host=%s port=%s dbname=%s user=facteur" % (
+            self.host, self.port, db)
+
+    def stop(self):
+        if self.own:
+            subprocess.run(["sh", PG_CLUSTER_SCRIPT, "stop", self.dir],
+                           capture_output=True, timeout=120)
+            shutil.rmtree(os.path.dirname(self.dir), ignore_errors=True)
+
+
+_pg_cluster = None
+
+
+def pg_cluster():
+    """This run's PostgreSQL, started at the first call when run.sh did
+    not start one."""
+    global _pg_cluster
+    if _pg_cluster is None:
+        if os.environ.get("FACTEUR_PG_CLUSTER") and \
+                os.environ.get("PGHOST") and os.environ.get("PGPORT"):
+            _pg_cluster = PgCluster()
+        else:
+            base = make_test_dir("facteur-pg-")
+            _pg_cluster = PgCluster(os.path.join(base, "pg"))
+            atexit.register(_pg_cluster.stop)
+    return _pg_cluster
+
+
+def storage_config(directory):
+    """The storage part of a protocol server's config in directory:
+    (modules to load, config blocks, top-level settings). maildir keeps
+    mail under <directory>/mail; pgsql in a new database, whose name is
+    written to <directory>/pgsql-database (drop_storage() removes it)."""
+    if not on_pgsql():
+        return (["maildir"],
+                "maildir {\n    location %s/mail/%%d/%%n;\n}\n" % directory,
+                {})
+    cluster = pg_cluster()
+    db = cluster.createdb()
+    with open(os.path.join(directory, "pgsql-database"), "w") as f:
+        f.write(db + "\n")
+    return (["pgsql"],
+            "pgsql {\n    connect \"%s\";\n    schema auto;\n"
+            "    reconnect_max 500ms;\n}\n" % cluster.conninfo(db),
+            {"storage": "pgsql"})
+
+
+def pgsql_add_users(directory, users):
+    """Puts users in the database of the server in directory (its
+    schema made, so after its start), for configs with auth="pgsql":
+    users is [(name, password hash, quota bytes, quota messages)]."""
+    with open(os.path.join(directory, "pgsql-database")) as f:
+        db = f.read().strip()
+
+    def quote(v):
+        return "'%s'" % str(v).replace("'", "''")
+    domains = sorted(set(u[0].split("@", 1)[1] for u in users))
+    sql = ["INSERT INTO domains (name) VALUES %s;"
+           % ", ".join("(%s)" % quote(d) for d in domains),
+           "INSERT INTO users (name, domain, password, quota_bytes, "
+           "quota_messages) VALUES %s;" % ", ".join(
+               "(%s, %s, %s, %d, %d)" % (quote(n), quote(n.split("@")[1]),
+                                         quote(h), qb, qm)
+               for n, h, qb, qm in users)]
+    pg_cluster().psql(db, "".join(sql))
+
+
+def drop_storage(directory):
+    """Drops the database storage_config() made for directory, if any
+    (the servers using it must have stopped)."""
+    path = os.path.join(directory, "pgsql-database")
+    if _pg_cluster is None or not os.path.exists(path):
+        return
+    with open(path) as f:
+        _pg_cluster.dropdb(f.read().strip())
+
+
+def protocol_config(directory, module, port, tls_port, block="",
+                    settings=None, tls_files=None, auth="passwd-file"):
+    """A config serving one protocol module (pop3, imap) with the test
+    storage (storage_config()) and users from <directory>/passwd: a
     plain listener on port, an implicit-TLS one on tls_port, the
     certificate of tls_files, then block's lines inside the module's
-    block. settings go to the top level, with state_dir in directory."""
-    top = {"state_dir": os.path.join(directory, "state")}
+    block. settings go to the top level, with state_dir in directory.
+    auth="pgsql" takes the users from the database instead (on pgsql
+    storage only: the caller adds them with facteurctl)."""
+    load, storage, top = storage_config(directory)
+    top = dict(top, state_dir=os.path.join(directory, "state"))
     top.update(settings or {})
     lines = ["listen 127.0.0.1:%d;" % port,
              "listen 127.0.0.1:%d tls;" % tls_port,
              "tls_certificate %s;" % tls_files[0],
              "tls_key %s;" % tls_files[1]]
     lines += [l.strip() for l in block.strip("\n").splitlines() if l.strip()]
-    extra = ("maildir {\n    location %s/mail/%%d/%%n;\n}\n"
-             "%s {\n%s\n}\n" % (directory, module,
-                                 "\n".join("    " + l for l in lines)))
+    extra = storage + "%s {\n%s\n}\n" % (
+        module, "\n".join("    " + l for l in lines))
+    if auth == "pgsql":
+        top["auth"] = "pgsql"
+        return build_config(directory, port, settings=top,
+                            load=load + [module], extra=extra)
     return build_config(directory, port, settings=top,
-                        load=["passwd-file", "maildir", module],
+                        load=["passwd-file"] + load + [module],
                         extra=extra)
+
+
+# the name the IMAP and POP3 support files first used
+maildir_protocol_config = protocol_config
 
 
 def stop_module_server(request, srv, directory):
@@ -541,6 +690,7 @@ def stop_module_server(request, srv, directory):
         srv.stop()
     except AssertionError as e:
         problems.append(str(e))
+    drop_storage(directory)
     bad = srv.bad_log_lines()
     if bad:
         problems.append("facteurd log reports errors:\n" + "\n".join(bad[:40]))

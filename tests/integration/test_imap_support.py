@@ -1,7 +1,7 @@
 """What the IMAP tests share: a facteurd serving IMAP (plain with
-STARTTLS, and IMAPS) over maildir, a raw IMAP client, and ways to put
-mail in. This file holds no tests; the other test_imap*.py files import
-from it.
+STARTTLS, and IMAPS) over maildir (or pgsql with FACTEUR_TEST_STORAGE:
+harness.storage_config()), a raw IMAP client, and ways to put mail in.
+This file holds no tests; the other test_imap*.py files import from it.
 
 The server's config, as imap_config() writes it:
 
@@ -157,7 +157,7 @@ def write_users(directory, password_hash):
 
 
 def imap_config(directory, ports, imap="", settings=None, tls_files=None):
-    return harness.maildir_protocol_config(
+    return harness.protocol_config(
         directory, "imap", ports["imap"], ports["imaps"], imap, settings,
         tls_files)
 

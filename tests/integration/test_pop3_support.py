@@ -1,6 +1,7 @@
 """What the POP3 tests share: a facteurd serving POP3 (plain with STLS,
-and POP3S) over maildir, a raw POP3 client, and ways to put mail in and
-look at it. This file holds no tests; the other test_pop3*.py files
+and POP3S) over maildir (or pgsql with FACTEUR_TEST_STORAGE:
+harness.storage_config()), a raw POP3 client, and ways to put mail in
+and look at it. This file holds no tests; the other test_pop3*.py files
 import from it.
 
 The server's config, as pop3_config() writes it:
@@ -14,7 +15,8 @@ The server's config, as pop3_config() writes it:
         ... the test file's own lines
     }
 
-Users u1@example.org ... u60@example.org, all with conftest.PASSWORD.
+Users u1@example.org ... u60@example.org, all with conftest.PASSWORD
+(in the database instead with db_users=True on pgsql storage).
 Tests sharing a server each take a user of their own (Pop3Server.user()),
 so their maildrops and locks never meet.
 """
@@ -183,25 +185,31 @@ def write_users(directory, password_hash):
     os.chmod(path, 0o644)
 
 
-def pop3_config(directory, ports, pop3="", settings=None, tls_files=None):
-    return harness.maildir_protocol_config(
+def pop3_config(directory, ports, pop3="", settings=None, tls_files=None,
+                auth="passwd-file"):
+    return harness.protocol_config(
         directory, "pop3", ports["pop3"], ports["pop3s"], pop3, settings,
-        tls_files)
+        tls_files, auth=auth)
 
 
 def module_pop3_server(request, password_hash, tls_files, pop3="",
-                       settings=None, env=None):
+                       settings=None, env=None, db_users=False):
     """A generator for a module-scoped fixture: one server for a whole
     test file. At the end: SIGTERM, the exit within 15 s, no sanitizer
     report or panic in the log, and the log's end printed when a test of
-    the file failed."""
+    the file failed. db_users: on pgsql storage, the users are in the
+    database (auth pgsql) rather than in the passwd file."""
     directory = make_test_dir("facteur-pop3-")
     write_users(directory, password_hash)
     make_mail_dir(directory)
     ports = {"pop3": free_port(), "pop3s": free_port()}
-    text = pop3_config(directory, ports, pop3, settings, tls_files)
+    auth = "pgsql" if db_users and harness.on_pgsql() else "passwd-file"
+    text = pop3_config(directory, ports, pop3, settings, tls_files, auth)
     srv = Facteurd(directory, text, port=ports["pop3"], env=env)
     srv.start()
+    if auth == "pgsql":
+        harness.pgsql_add_users(directory, [(u, password_hash, 0, 0)
+                                            for u in USERS])
     yield Pop3Server(srv, directory, ports)
 
     harness.stop_module_server(request, srv, directory)

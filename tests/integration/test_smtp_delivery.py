@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+import harness
 from test_smtp_support import (ALICE, BOB, CAROL, DORA, HOSTNAME, JOERG,
                                QUEUED, crlf_to_lf, message, module_server,
                                queue_id, smtp_server, trace_fields, unique)
@@ -315,8 +316,10 @@ def test_disconnect_mid_data(mx):
     tid = re.search(r" id=(\S+)", line).group(1)
     mx.wait_log(r"session=%s event=disconnect" % session)
     assert mx.find(ALICE, subject) == []
-    tmp = os.path.join(mx.mail, "example.org", "alice", "tmp")
-    assert not os.path.isdir(tmp) or os.listdir(tmp) == []
+    if not harness.on_pgsql():
+        # maildir's half-written files would be in tmp/
+        tmp = os.path.join(mx.mail, "example.org", "alice", "tmp")
+        assert not os.path.isdir(tmp) or os.listdir(tmp) == []
     log = mx.log()
     assert "event=data id=%s " % tid not in log
     assert "event=deliver id=%s " % tid not in log

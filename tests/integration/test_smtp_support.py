@@ -1,6 +1,7 @@
 """What the SMTP tests share: a facteurd serving SMTP, submission and LMTP
-with maildir delivery, an SMTP client that reads whole replies, and ways
-to look at the mail that arrived. This file holds no tests; the other
+with delivery to maildir (or pgsql with FACTEUR_TEST_STORAGE:
+harness.storage_config()), an SMTP client that reads whole replies, and
+ways to look at the mail that arrived. This file holds no tests; the other
 test_smtp_*.py files import from it.
 
 The server's config, as start_smtp() writes it:
@@ -178,8 +179,13 @@ class SmtpServer:
         return r.stdout
 
     def files(self, user):
-        """The files of a user's INBOX (new/ and cur/), as bytes; [] when
-        the user has no maildir yet. Stored line ends are LF."""
+        """The messages of a user's INBOX as stored, as bytes; [] when
+        the user has no mail yet. Stored line ends are LF. On maildir,
+        the files of new/ and cur/; on pgsql, the bodies of the INBOX's
+        messages in UID order, in one query (what facteurctl fetch
+        gives, without a run per message)."""
+        if harness.on_pgsql():
+            return self._stored(user)
         local, domain = user.split("@")
         out = []
         for sub in ("new", "cur"):
@@ -190,6 +196,18 @@ class SmtpServer:
                 with open(os.path.join(d, name), "rb") as f:
                     out.append(f.read())
         return out
+
+    def _stored(self, user):
+        with open(os.path.join(self.dir, "pgsql-database")) as f:
+            db = f.read().strip()
+        rows = harness.pg_cluster().psql(db, (
+            "SELECT m.uid, encode(b.data, 'hex') FROM stores s "
+            "JOIN mailboxes x ON x.store_id = s.id AND x.name = 'INBOX' "
+            "JOIN messages m ON m.mailbox_id = x.id "
+            "JOIN bodies b ON b.hash = m.hash WHERE s.owner = '%s' "
+            "ORDER BY m.uid") % user.replace("'", "''"))
+        return [bytes.fromhex(l.split("|")[1])
+                for l in rows.splitlines() if l]
 
     def find(self, user, subject):
         """The stored messages of a user with this Subject."""
@@ -253,11 +271,12 @@ def smtp_config(directory, ports, smtp="", settings=None, tls_files=None):
     if any(l.startswith("local_domains ") for l in own):
         lines = [l for l in lines if not l.startswith("local_domains ")]
     lines += own
-    extra = ("maildir {\n    location %s/mail/%%d/%%n;\n}\n"
-             "smtp {\n%s\n}\n" % (directory,
-                                  "\n".join("    " + l for l in lines)))
+    load, storage, storage_top = harness.storage_config(directory)
+    top = dict(storage_top, **top)
+    extra = storage + "smtp {\n%s\n}\n" % "\n".join("    " + l
+                                                      for l in lines)
     return build_config(directory, ports["smtp"], settings=top,
-                        load=["passwd-file", "maildir", "smtp"], extra=extra)
+                        load=["passwd-file"] + load + ["smtp"], extra=extra)
 
 
 def new_ports(tls):
