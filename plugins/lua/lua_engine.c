@@ -35,6 +35,7 @@
 #include <facteur/conf.h>
 #include <facteur/dns.h>
 #include <facteur/hook.h>
+#include <facteur/kv.h>
 #include <facteur/log.h>
 #include <facteur/module.h>
 
@@ -179,6 +180,8 @@ lua_set_reject_score(struct fc_conf_ctx *cx, void *conf,
 	    &c->reject_set);
 }
 
+static const char *const lua_kv_choices[] = { "memory", "shared", NULL };
+
 static const struct fc_directive lua_directives[] = {
 	{ .name = "scripts", .type = FC_D_CUSTOM, .set = lua_set_scripts,
 	  .syntax = "FILE|PATTERN ...",
@@ -214,6 +217,12 @@ static const struct fc_directive lua_directives[] = {
 	  .offset = offsetof(struct lua_conf, max_memory), .def = "16M",
 	  .min = 65536, .max = 1LL << 32,
 	  .help = "memory the rules may allocate together per message" },
+	{ .name = "kv", .type = FC_D_ENUM,
+	  .offset = offsetof(struct lua_conf, kv_mode), .def = "memory",
+	  .syntax = "memory | shared", .choices = lua_kv_choices,
+	  .help = "where facteur.kv keeps its data: in each worker's memory, "
+	  "or shared by every worker and node (needs the pgsql module, "
+	  "loaded before lua)" },
 	{ .name = "dns_timeout", .type = FC_D_TIME,
 	  .offset = offsetof(struct lua_conf, dns_timeout), .def = "5s",
 	  .min = 10, .max = 60000,
@@ -1083,6 +1092,12 @@ lua_init(struct fc_core *core, void *conf, const char **error_r)
 	struct lua_engine *e;
 
 	c->hostname = fc_core_hostname(core);
+	c->kv = NULL;
+	if (c->kv_mode == 1 && fc_kv_shared(core, NULL) == NULL) {
+		*error_r = "kv shared: no module shares a key/value store "
+		    "(load pgsql before lua)";
+		return -1;
+	}
 	/* load every script once here: a broken one fails the start-up or
 	 * the reload, and the running rules stay */
 	if ((e = lua_engine_new(c, error_r)) == NULL)
@@ -1100,7 +1115,12 @@ lua_init(struct fc_core *core, void *conf, const char **error_r)
 static int
 lua_worker_init(struct fc_core *core, void *conf, const char **error_r)
 {
-	((struct lua_conf *)conf)->hostname = fc_core_hostname(core);
+	struct lua_conf *c = conf;
+
+	c->hostname = fc_core_hostname(core);
+	/* the shared store in workers only: the master and facteurctl's
+	 * `filter test` never touch the live counters */
+	c->kv = c->kv_mode == 1 ? fc_kv_shared(core, NULL) : NULL;
 	return lua_hooks_worker_init(conf, error_r);
 }
 

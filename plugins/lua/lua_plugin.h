@@ -22,6 +22,7 @@
 struct fc_arena;
 struct fc_core;
 struct fc_dns_query;
+struct fc_kv;
 struct fc_mime_part;
 
 /* Stages, in SMTP order. */
@@ -56,6 +57,8 @@ struct lua_conf {
 	char *reject_reply;
 	char *junk_folder;
 	const char *hostname;		/* ours, set by init */
+	unsigned int kv_mode;		/* 0 memory, 1 shared */
+	struct fc_kv *kv;		/* the shared store, in workers */
 };
 
 struct lua_rule {

@@ -4,8 +4,11 @@
  *
  * Both are written in Lua (below), over four small C helpers that the
  * scripts never see: read a file's lines, a file's mtime, an address as
- * bytes, a monotonic clock. The store is per worker, in the worker's Lua
- * state: counters are not shared between workers (say so in the docs).
+ * bytes, a monotonic clock. With `kv memory;` (the default) the store is
+ * per worker, in the worker's Lua state: counters are not shared between
+ * workers. With `kv shared;` the same calls go to the shared back end
+ * (facteur/kv.h; the pgsql module's table), seen by every worker of
+ * every node; a failure there is a miss, logged, never a failed rule.
  *
  *   facteur.kv.get(key)                 -> value | nil
  *   facteur.kv.set(key, value [, ttl])  -> true | false (store full)
@@ -28,6 +31,8 @@
 
 #include <lauxlib.h>
 
+#include <facteur/arena.h>
+#include <facteur/kv.h>
 #include <facteur/log.h>
 
 #include "lua_plugin.h"
@@ -37,7 +42,8 @@
 #define LUA_KV_MAX_KEYS		100000
 
 static const char lua_store_source[] =
-"local readlines, mtime, ipbytes, now, script_dir, log, max_keys = ...\n"
+"local readlines, mtime, ipbytes, now, script_dir, log, max_keys, shared"
+" = ...\n"
 "local kv, data, count = {}, {}, 0\n"
 "local function live(key)\n"
 "  local v = data[key]\n"
@@ -84,6 +90,49 @@ static const char lua_store_source[] =
 "  if v then v[1] = (tonumber(v[1]) or 0) + by; return v[1] end\n"
 "  if not kv.set(key, by, ttl) then return nil end\n"
 "  return by\n"
+"end\n""if shared then\n"
+"  -- one store for every worker and node: values keep their type\n"
+"  -- through a one-letter tag; numbers are written bare, so that incr\n"
+"  -- adds to them in the database\n"
+"  local sget, sset, sincr, sdel = shared[1], shared[2], shared[3],\n"
+"    shared[4]\n"
+"  local function encode(v)\n"
+"    local t = type(v)\n"
+"    if t == 'number' then\n"
+"      if math.type(v) == 'integer' then return tostring(v) end\n"
+"      return string.format('%.17g', v)\n"
+"    elseif t == 'string' then return 's' .. v end\n"
+"    return v and 'b1' or 'b0'\n"
+"  end\n"
+"  local function decode(s)\n"
+"    if s == nil then return nil end\n"
+"    local c = s:sub(1, 1)\n"
+"    if c == 's' then return s:sub(2) end\n"
+"    if c == 'b' then return s == 'b1' end\n"
+"    return tonumber(s)\n"
+"  end\n"
+"  local function ttl_ms(ttl)\n"
+"    if ttl == nil then return 0 end\n"
+"    if type(ttl) ~= 'number' then\n"
+"      error('facteur.kv: the ttl is a number of seconds', 3)\n"
+"    end\n"
+"    return math.max(1, math.ceil(ttl * 1000))\n"
+"  end\n"
+"  function kv.get(key) return decode(sget(tostring(key))) end\n"
+"  function kv.del(key) sdel(tostring(key)) end\n"
+"  function kv.set(key, value, ttl)\n"
+"    key = tostring(key)\n"
+"    if value == nil then sdel(key); return true end\n"
+"    checkvalue(value)\n"
+"    return sset(key, encode(value), ttl_ms(ttl))\n"
+"  end\n"
+"  function kv.incr(key, ttl, by)\n"
+"    local n = math.tointeger(by or 1)\n"
+"    if n == nil then\n"
+"      error('facteur.kv.incr: by is a whole number', 2)\n"
+"    end\n"
+"    return sincr(tostring(key), ttl_ms(ttl), n)\n"
+"  end\n"
 "end\n"
 "\n"
 "local Map = {}\n"
@@ -291,10 +340,107 @@ lua_store_log(lua_State *L)
 	return 0;
 }
 
+/*
+ * The shared store's calls. A failure (a lost database) is a miss, a
+ * write that did not happen or an incr that gives nil, with a log line
+ * (at most one a second): a rule never fails for it.
+ */
+static void
+lua_shared_failed(lua_State *L, const char *what, const char *err)
+{
+	static time_t last;
+	struct lua_engine *e = *(struct lua_engine **)lua_getextraspace(L);
+	time_t now = time(NULL);
+
+	if (now == last)
+		return;
+	last = now;
+	fc_log(FC_LOG_WARNING, "lua: session=%s facteur.kv.%s: the shared "
+	    "store failed: %s (taken as a miss)", e->running != NULL &&
+	    e->running->id != NULL ? e->running->id : "-", what, err);
+}
+
+static struct fc_kv *
+lua_shared_kv(lua_State *L)
+{
+	return lua_touserdata(L, lua_upvalueindex(1));
+}
+
+static int
+lua_shared_get(lua_State *L)
+{
+	size_t klen, len;
+	const char *key = luaL_checklstring(L, 1, &klen), *err = "?";
+	struct fc_arena *a = fc_arena_new("lua-kv", 512);
+	char *value;
+	int r;
+
+	r = fc_kv_get(lua_shared_kv(L), key, klen, a, &value, &len, &err);
+	if (r > 0)
+		lua_pushlstring(L, value, len);
+	else
+		lua_pushnil(L);
+	fc_arena_free(&a);
+	if (r < 0)
+		lua_shared_failed(L, "get", err);
+	return 1;
+}
+
+static int
+lua_shared_set(lua_State *L)
+{
+	size_t klen, len;
+	const char *key = luaL_checklstring(L, 1, &klen), *err = "?";
+	const char *value = luaL_checklstring(L, 2, &len);
+	lua_Integer ttl = luaL_checkinteger(L, 3);
+
+	if (fc_kv_set(lua_shared_kv(L), key, klen, value, len,
+	    (uint64_t)(ttl > 0 ? ttl : 0), &err) < 0) {
+		lua_shared_failed(L, "set", err);
+		lua_pushboolean(L, 0);
+	} else
+		lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int
+lua_shared_incr(lua_State *L)
+{
+	size_t klen;
+	const char *key = luaL_checklstring(L, 1, &klen), *err = "?";
+	lua_Integer ttl = luaL_checkinteger(L, 2);
+	lua_Integer by = luaL_checkinteger(L, 3);
+	int64_t v;
+
+	if (fc_kv_incr(lua_shared_kv(L), key, klen, (int64_t)by,
+	    (uint64_t)(ttl > 0 ? ttl : 0), &v, &err) < 0) {
+		lua_shared_failed(L, "incr", err);
+		lua_pushnil(L);
+	} else
+		lua_pushinteger(L, (lua_Integer)v);
+	return 1;
+}
+
+static int
+lua_shared_del(lua_State *L)
+{
+	size_t klen;
+	const char *key = luaL_checklstring(L, 1, &klen), *err = "?";
+
+	if (fc_kv_del(lua_shared_kv(L), key, klen, &err) < 0)
+		lua_shared_failed(L, "del", err);
+	return 0;
+}
+
 /* Sets facteur.kv and facteur.map in the sandbox (in the registry). */
 void
 lua_store_open(lua_State *L)
 {
+	struct lua_engine *e = *(struct lua_engine **)lua_getextraspace(L);
+	static const lua_CFunction shared[] = { lua_shared_get,
+	    lua_shared_set, lua_shared_incr, lua_shared_del };
+	int i;
+
 	if (luaL_loadbufferx(L, lua_store_source, sizeof(lua_store_source) -
 	    1, "=facteur.store", "t") != LUA_OK)
 		fc_panic("lua: the store's source: %s", lua_tostring(L, -1));
@@ -305,7 +451,16 @@ lua_store_open(lua_State *L)
 	lua_pushcfunction(L, lua_store_script_dir);
 	lua_pushcfunction(L, lua_store_log);
 	lua_pushinteger(L, LUA_KV_MAX_KEYS);
-	if (lua_pcall(L, 7, 2, 0) != LUA_OK)
+	if (e->conf->kv != NULL) {
+		lua_createtable(L, 4, 0);
+		for (i = 0; i < 4; i++) {
+			lua_pushlightuserdata(L, e->conf->kv);
+			lua_pushcclosure(L, shared[i], 1);
+			lua_rawseti(L, -2, i + 1);
+		}
+	} else
+		lua_pushnil(L);
+	if (lua_pcall(L, 8, 2, 0) != LUA_OK)
 		fc_panic("lua: the store: %s", lua_tostring(L, -1));
 	lua_getfield(L, LUA_REGISTRYINDEX, "facteur.sandbox");
 	lua_getfield(L, -1, "facteur");
