@@ -24,9 +24,17 @@
  * FC_ERR_EXPUNGED. Several sessions and processes may have the same
  * mailbox open; each sees the others' changes at its next sync.
  *
- * Durability. fc_append_commit(), fc_mailbox_store(), fc_mailbox_expunge()
- * and fc_mailbox_copy() return once their change is on stable storage.
- * UIDs are never reused under one UIDVALIDITY.
+ * Durability. fc_append_commit(), fc_mailbox_expunge() and
+ * fc_mailbox_copy() return once their change is on stable storage: an
+ * acknowledged message, the UID it was given and an expunge reported to
+ * a client survive a power loss. fc_mailbox_store() returns once its
+ * flag change is seen by every session and survives the crash of any
+ * process; a store may make it durable against a power loss up to a
+ * second later, so that one disk flush serves many commands instead of
+ * holding up every session of the worker for each (maildir does; pgsql
+ * commits at once). A power loss then loses at most the flag changes
+ * of that last second: never a message, and never a UID, which are
+ * never reused under one UIDVALIDITY.
  */
 #ifndef FACTEUR_STORAGE_H
 #define FACTEUR_STORAGE_H

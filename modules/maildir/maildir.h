@@ -117,6 +117,9 @@ struct maildir_index {
 	bool force_cur_scan;		/* a file of ours vanished: look */
 	char *pending;			/* log lines to write at unlock */
 	size_t npending, pendalloc;
+	bool pending_durable;		/* a pending line adds or expunges */
+	bool unsynced_log;		/* flag lines not fdatasync'd yet */
+	bool unsynced_cur;		/* renames in cur/ not fsync'd yet */
 
 	struct maildir_watcher *watchers;
 	int wd[3];			/* inotify: folder, new, cur */
@@ -172,12 +175,18 @@ int maildir_index_get(struct fc_store *st, const struct maildir_store *ms,
 void maildir_index_put(struct maildir_index *idx);
 int maildir_index_lock(struct fc_store *st, struct maildir_index *idx);
 /* writes the pending lines, staying locked; on failure none of them is
- * in the log (unless only fdatasync() failed) */
+ * in the log (unless only fdatasync() failed). With sync, lines that add
+ * or expunge messages are on stable storage when it returns; flag
+ * changes alone are written at once and fdatasync'd within a second
+ * (at once outside a worker's event loop) */
 int maildir_index_write(struct fc_store *st, struct maildir_index *idx,
     bool sync);
 /* maildir_index_write(), then unlocks whatever happened */
 int maildir_index_unlock(struct fc_store *st, struct maildir_index *idx,
     bool sync);
+/* renames in cur/ (flag changes) made durable with the log's lines,
+ * now or soon (see maildir_index_write) */
+void maildir_index_cur_changed(struct maildir_index *idx);
 /* drops the pending lines (the index is read again) and unlocks */
 void maildir_index_unlock_discard(struct fc_store *st,
     struct maildir_index *idx);

@@ -2,8 +2,10 @@
  * maildir_change.c - flag changes, expunges, copies and moves.
  *
  * Each takes the folder's lock, catches up, changes the files (rename
- * for flags, unlink for expunges, hard links for copies), records the
- * changes in the log, and makes both durable before it returns. A file
+ * for flags, unlink for expunges, hard links for copies) and records the
+ * changes in the log. Expunges, copies and moves are durable before they
+ * return; flag changes are written at once and made durable within a
+ * second, many commands' worth with one fsync (maildir_index_write). A file
  * that vanished meanwhile (another maildir reader expunged it) is
  * recorded as expunged rather than failing the whole command.
  *
@@ -132,8 +134,10 @@ maildir_store_flags(struct fc_store *st, void *index, const uint32_t *uids,
 		renamed = true;
 		maildir_log_flags(idx, uids[i], idx->highestmodseq + 1, info);
 	}
-	if (renamed && change_sync_cur(st, box) < 0)
-		return change_fail_unlock(st, idx);
+	/* flag changes: the renames and their lines are made durable
+	 * soon, together (see maildir_index_write) */
+	if (renamed && box->ms->conf->fsync)
+		maildir_index_cur_changed(idx);
 	if (maildir_index_unlock(st, idx, box->ms->conf->fsync) < 0)
 		return -1;
 	return i == count ? 0 : -1;

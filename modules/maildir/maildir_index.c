@@ -22,7 +22,9 @@
  * line without its newline is left for the next read. Writers hold
  * facteur-lock (flock, so a killed process cannot leave it held), catch
  * up first, change files, then write their lines with one write() and
- * fdatasync() before they unlock: a UID given to a client is durable. A
+ * fdatasync() before they unlock: a UID given to a client is durable.
+ * Lines that only change flags are fdatasync'd within a second instead,
+ * several commands' at once (maildir_index_write). A
  * write that fails (a full disk) is cut back off the log, and a writer
  * that finds the log ending inside a line (one that failed without
  * cutting, or was killed) cuts that line first, so a line is never
@@ -55,6 +57,7 @@
 #include <unistd.h>
 
 #include <facteur/arena.h>
+#include <facteur/io.h>
 #include <facteur/log.h>
 #include <facteur/storage.h>
 
@@ -68,8 +71,10 @@
 #define MTIME_SLACK		1	/* seconds a folder's time is dirty */
 #define DIRTY_CUR		1	/* the C line's dirty bits */
 #define DIRTY_NEW		2
+#define SYNC_DELAY_MS		1000	/* flag changes fdatasync'd within */
 
 static struct maildir_index *index_list;
+static struct fc_alarm *sync_alarm;	/* the deferred syncs are due */
 
 static uint64_t
 index_ns(struct timespec t)
@@ -496,6 +501,7 @@ maildir_log_add(struct maildir_index *idx, uint32_t uid, uint64_t modseq,
 	    " %" PRIu64 " %" PRIu64 " %s %s\n", uid, modseq, idate, size,
 	    crlf, info[0] != '\0' ? info : "-", base);
 	index_pend(idx, line, (size_t)n);
+	idx->pending_durable = true;
 	index_insert(idx, uid, modseq, idate, size, crlf, info, base);
 }
 
@@ -521,6 +527,7 @@ maildir_log_expunge(struct maildir_index *idx, uint32_t uid, uint64_t modseq)
 	n = snprintf(line, sizeof(line), "- %" PRIu32 " %" PRIu64 "\n", uid,
 	    modseq);
 	index_pend(idx, line, (size_t)n);
+	idx->pending_durable = true;
 	index_remove(idx, uid, modseq);
 }
 
@@ -643,6 +650,7 @@ maildir_index_lock(struct fc_store *st, struct maildir_index *idx)
 		    strerror(errno));
 	}
 	idx->npending = 0;
+	idx->pending_durable = false;
 	idx->next_dirs = idx->dirs;
 	return 0;
 }
@@ -756,11 +764,89 @@ fail:
 	    path, why);
 }
 
+/* ------------------------------------------------------------------ */
+/* Deferred syncs: flag changes */
+
+/*
+ * Makes what was written of the folder without a sync durable: the
+ * renames in cur/ (flag changes) and the log's lines. Nobody waits for
+ * it, so a failure is only logged; a folder deleted meanwhile has
+ * nothing left to keep.
+ */
+static void
+index_flush(struct maildir_index *idx)
+{
+	char path[4096];
+	int fd;
+
+	if (idx->unsynced_cur) {
+		idx->unsynced_cur = false;
+		if (maildir_fsync_dir(index_file(idx, "cur", path,
+		    sizeof(path))) < 0 && errno != ENOENT)
+			fc_log(FC_LOG_WARNING, "maildir: %s: %s", path,
+			    strerror(errno));
+	}
+	if (idx->unsynced_log) {
+		idx->unsynced_log = false;
+		fd = open(index_file(idx, MAILDIR_LOG, path, sizeof(path)),
+		    O_RDONLY | O_CLOEXEC);
+		if ((fd < 0 && errno != ENOENT) || (fd >= 0
+		    && fdatasync(fd) < 0))
+			fc_log(FC_LOG_WARNING, "maildir: %s: %s", path,
+			    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+static void
+index_sync_due(void *arg)
+{
+	struct maildir_index *idx;
+
+	(void)arg;
+	sync_alarm = NULL;
+	for (idx = index_list; idx != NULL; idx = idx->next)
+		index_flush(idx);
+}
+
+/*
+ * What was written without a sync gets one within SYNC_DELAY_MS: one
+ * fdatasync (and one fsync of cur/) per folder for every flag change
+ * of that time, not one per command, and none of them holding up the
+ * command. Outside a worker's event loop (facteurctl, the tests) there
+ * is no later: now.
+ */
+static void
+index_sync_later(struct maildir_index *idx)
+{
+	if (sync_alarm == NULL)
+		sync_alarm = fc_alarm_add(SYNC_DELAY_MS, index_sync_due, NULL);
+	if (sync_alarm == NULL)
+		index_flush(idx);
+}
+
+void
+maildir_index_cur_changed(struct maildir_index *idx)
+{
+	idx->unsynced_cur = true;
+}
+
 /*
  * Writes the pending lines with the folders' times (see the top of the
- * file), durably when sync, and compacts a log that has grown. Stays
- * locked. On failure none of the lines is in the log (but see
- * index_log_append) and the index is read again from the files.
+ * file) and compacts a log that has grown. Stays locked. On failure none
+ * of the lines is in the log (but see index_log_append) and the index is
+ * read again from the files.
+ *
+ * With sync, lines that add or expunge messages are fdatasync'd before
+ * it returns: a UID given, a message acknowledged or an expunge reported
+ * stays so after a power loss. Flag changes alone are written at once
+ * (a killed process loses nothing: the page cache keeps them) and made
+ * durable within SYNC_DELAY_MS with the renames in cur/ that they
+ * record. A power loss in between loses at most those flag changes,
+ * and whichever of the rename and the line did reach the disk, the
+ * index and cur/ agree again at the next scan (a file not found where
+ * the index says makes one): no message is lost and no UID given twice.
  */
 int
 maildir_index_write(struct fc_store *st, struct maildir_index *idx,
@@ -768,10 +854,13 @@ maildir_index_write(struct fc_store *st, struct maildir_index *idx,
 {
 	struct maildir_dirs d = idx->next_dirs;
 	bool changes = idx->npending > 0;
+	bool now = sync && idx->pending_durable;
 	char path[4096], line[96];
 	struct stat cur;
 	off_t size = 0;
 	int ret = 0;
+
+	idx->pending_durable = false;
 
 	/* our changes moved cur/'s time, maybe over another program's
 	 * change in the same tick: take the time, dirty */
@@ -782,11 +871,20 @@ maildir_index_write(struct fc_store *st, struct maildir_index *idx,
 	}
 	if (!index_dirs_eq(&d, &idx->dirs))
 		index_pend(idx, line, index_dirs_line(&d, line, sizeof(line)));
-	if (idx->npending == 0)
+	if (idx->npending == 0) {
+		if (idx->unsynced_cur)
+			index_sync_later(idx);
 		return 0;
+	}
 	/* the times alone need no fdatasync: lost, they cost a scan */
-	ret = index_log_append(st, idx, sync && changes, &size);
+	ret = index_log_append(st, idx, now, &size);
 	idx->npending = 0;
+	if (ret == 0 && now)
+		idx->unsynced_log = false;	/* the earlier lines too */
+	else if (ret == 0 && sync && changes)
+		idx->unsynced_log = true;
+	if (idx->unsynced_log || idx->unsynced_cur)
+		index_sync_later(idx);
 	if (ret == 0) {
 		idx->dirs = d;
 		/* the lines are in: a compaction that fails only waits */
@@ -837,9 +935,12 @@ maildir_index_unlock_discard(struct fc_store *st, struct maildir_index *idx)
 {
 	(void)st;
 	idx->npending = 0;
+	idx->pending_durable = false;
 	idx->next_dirs = idx->dirs;
 	/* the lines were applied to memory already: read the files again */
 	idx->loaded = false;
+	if (idx->unsynced_cur)
+		index_sync_later(idx);
 	index_release(idx);
 }
 
@@ -1289,6 +1390,7 @@ maildir_keyword_index(struct fc_store *st, struct maildir_index *idx,
 static void
 index_free(struct maildir_index *idx)
 {
+	index_flush(idx);
 	maildir_watch_drop(idx);
 	fc_arena_free(&idx->arena);
 	free(idx->recs);
