@@ -17,8 +17,7 @@ from test_pop3_support import (crlf, message, module_pop3_server,
 
 @pytest.fixture(scope="module")
 def pop3(request, password_hash, tls_files):
-    yield from module_pop3_server(request, password_hash, tls_files,
-                                  db_users=True)
+    yield from module_pop3_server(request, password_hash, tls_files)
 
 
 def login_when_unlocked(srv, user, timeout=10.0):

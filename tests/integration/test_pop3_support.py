@@ -16,7 +16,8 @@ The server's config, as pop3_config() writes it:
     }
 
 Users u1@example.org ... u60@example.org, all with conftest.PASSWORD
-(in the database instead with db_users=True on pgsql storage).
+(on pgsql storage with FACTEUR_TEST_AUTH=pgsql, in the database instead
+of the passwd file).
 Tests sharing a server each take a user of their own (Pop3Server.user()),
 so their maildrops and locks never meet.
 """
@@ -193,7 +194,9 @@ def pop3_config(directory, ports, pop3="", settings=None, tls_files=None,
 
 
 def module_pop3_server(request, password_hash, tls_files, pop3="",
-                       settings=None, env=None, db_users=False):
+                       settings=None, env=None,
+                       db_users=os.environ.get("FACTEUR_TEST_AUTH") ==
+                       "pgsql"):
     """A generator for a module-scoped fixture: one server for a whole
     test file. At the end: SIGTERM, the exit within 15 s, no sanitizer
     report or panic in the log, and the log's end printed when a test of
