@@ -89,9 +89,13 @@ static const struct pgsql_stmt_def stmt_defs[PS_COUNT] = {
 	[PS_COPY] = { "copy",
 	    "SELECT uidvalidity, uids FROM facteur_copy($1, $2, $3, $4, $5, "
 	    "$6, $7)", 7 },
+	/* a piece of a body ($3: its first byte, from 1; $4 bytes at
+	 * most) and the whole length, as text in a binary result */
 	[PS_BODY] = { "body",
-	    "SELECT b.data FROM messages m JOIN bodies b ON b.hash = m.hash "
-	    "WHERE m.mailbox_id = $1 AND m.uid = $2", 2 },
+	    "SELECT substring(b.data FROM $3::integer FOR $4::integer), "
+	    "length(b.data)::text FROM messages m "
+	    "JOIN bodies b ON b.hash = m.hash "
+	    "WHERE m.mailbox_id = $1 AND m.uid = $2", 4 },
 	/* the bodies of messages just removed, if nothing else uses them */
 	[PS_BODY_GC] = { "body_gc",
 	    "DELETE FROM bodies b WHERE b.hash = ANY ($1::bytea[]) "

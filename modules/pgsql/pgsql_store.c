@@ -862,37 +862,68 @@ pg_write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
+/*
+ * A body comes in pieces of at most PG_BODY_PIECE bytes: libpq keeps
+ * its input buffer as large as the largest row it has read, for as long
+ * as the connection lives, so one 50 MB row would stay in the worker's
+ * memory. A piece is an eighth of the body when that is larger (fewer
+ * statements; a compressed body is read from its start for each piece),
+ * never more than PG_BODY_PIECE_MAX.
+ */
+#define PG_BODY_PIECE		(1024 * 1024)
+#define PG_BODY_PIECE_MAX	(4 * 1024 * 1024)
+
 static int
 pg_index_open_message(struct fc_store *st, void *index, uint32_t uid,
     bool *crlf_r)
 {
 	struct pg_index *ix = index;
-	char uidbuf[16];
-	const char *v[2] = { ix->idbuf, uidbuf };
+	char uidbuf[16], frombuf[24], lenbuf[24];
+	const char *v[4] = { ix->idbuf, uidbuf, frombuf, lenbuf };
+	uint64_t from = 1, total = 0, piece = PG_BODY_PIECE;
 	PGresult *r;
-	int fd;
+	int fd, e = 0;
 
 	snprintf(uidbuf, sizeof(uidbuf), "%" PRIu32, uid);
-	r = pgsql_st_exec(st, PS_BODY, 2, v, NULL, NULL, 1);
-	if (r == NULL)
-		return -1;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return fc_store_fail(st, FC_ERR_EXPUNGED, "message %" PRIu32
-		    " was expunged", uid);
-	}
 	fd = memfd_create("facteur-message", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0 || pg_write_all(fd, PQgetvalue(r, 0, 0),
-	    (size_t)PQgetlength(r, 0, 0)) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
-		int e = errno;
-
-		PQclear(r);
-		if (fd >= 0)
+	if (fd < 0)
+		return fc_store_fail(st, FC_ERR_TEMP, "a copy of message %"
+		    PRIu32 ": %s", uid, strerror(errno));
+	do {
+		snprintf(frombuf, sizeof(frombuf), "%" PRIu64, from);
+		snprintf(lenbuf, sizeof(lenbuf), "%" PRIu64, piece);
+		r = pgsql_st_exec(st, PS_BODY, 4, v, NULL, NULL, 1);
+		if (r == NULL) {
 			close(fd);
+			return -1;
+		}
+		if (PQntuples(r) != 1) {
+			/* gone, before the first piece or between two */
+			PQclear(r);
+			close(fd);
+			return fc_store_fail(st, FC_ERR_EXPUNGED, "message %"
+			    PRIu32 " was expunged", uid);
+		}
+		if (from == 1) {
+			total = (uint64_t)pg_int(r, 0, 1);
+			if (total / 8 > piece)
+				piece = total / 8 < PG_BODY_PIECE_MAX ?
+				    total / 8 + 1 : PG_BODY_PIECE_MAX;
+		}
+		if (pg_write_all(fd, PQgetvalue(r, 0, 0),
+		    (size_t)PQgetlength(r, 0, 0)) < 0)
+			e = errno;
+		else if (PQgetlength(r, 0, 0) == 0 && from <= total)
+			e = EIO;	/* shorter than its length said */
+		from += (uint64_t)PQgetlength(r, 0, 0);
+		PQclear(r);
+	} while (e == 0 && from <= total);
+	if (e != 0 || lseek(fd, 0, SEEK_SET) < 0) {
+		e = e != 0 ? e : errno;
+		close(fd);
 		return fc_store_fail(st, FC_ERR_TEMP, "a copy of message %"
 		    PRIu32 ": %s", uid, strerror(e));
 	}
-	PQclear(r);
 	(void)fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW |
 	    F_SEAL_SHRINK | F_SEAL_SEAL);
 	if (crlf_r != NULL)
