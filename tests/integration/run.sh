@@ -42,6 +42,67 @@ run_pytest() {
 	esac
 }
 
+# The pgsql pass: the files where storage matters run again with the
+# pgsql storage (FACTEUR_TEST_STORAGE=pgsql, see harness.py) on one
+# private PostgreSQL for the pass, each server in a database of its own.
+# FACTEUR_PGSQL_FILES overrides the list.
+pgsql_files=${FACTEUR_PGSQL_FILES:-"test_imap.py test_imap_binary.py
+	test_imap_sort.py test_pop3.py test_pop3_large.py test_smtp_delivery.py
+	test_smtp_lmtp.py test_smtp_submission.py"}
+
+# run_pgsql PYTEST-ARGS...: 77 when there is no pgsql module or no
+# PostgreSQL, else as run_pytest
+run_pgsql() {
+	if [ ! -e "$builddir/modules/pgsql/pgsql.la" ]; then
+		echo "run.sh: built without the pgsql module: no pgsql pass"
+		return 77
+	fi
+	pgdir=$(mktemp -d "${TMPDIR:-/tmp}/facteur-pgpass.XXXXXX") || return 99
+	chmod 755 "$pgdir"
+	pgenv=$(sh "$srcdir/scripts/tools/pg-test-cluster.sh" start \
+	    "$pgdir/pg")
+	rc=$?
+	if [ $rc != 0 ]; then
+		rm -rf "$pgdir"
+		[ $rc = 77 ] && echo "run.sh: no PostgreSQL: no pgsql pass"
+		[ $rc = 77 ] && return 77
+		return 99
+	fi
+	(
+		eval "$pgenv"
+		export FACTEUR_TEST_STORAGE=pgsql
+		run_pytest "$@"
+	)
+	rc=$?
+	sh "$srcdir/scripts/tools/pg-test-cluster.sh" stop "$pgdir/pg"
+	rm -rf "$pgdir"
+	return $rc
+}
+
+# the worse of two statuses (0 < 1 < 99; 77, a skipped pass, is 0)
+worse() {
+	a=$1 b=$2
+	[ "$a" = 77 ] && a=0
+	[ "$b" = 77 ] && b=0
+	[ "$a" -ge "$b" ] && echo "$a" || echo "$b"
+}
+
+case ${FACTEUR_TEST_STORAGE:-} in
+pgsql)
+	# only the pgsql pass: the files given, else its list
+	[ $# -gt 0 ] || set -- $pgsql_files
+	# shellcheck disable=SC2086
+	run_pgsql ${parallel:+$parallel} --junitxml="$out/results-pgsql.xml" \
+	    "$@"
+	exit $?
+	;;
+maildir|"") ;;
+*)
+	echo "run.sh: FACTEUR_TEST_STORAGE=$FACTEUR_TEST_STORAGE: say" \
+	    "maildir or pgsql"
+	exit 99
+	;;
+esac
 if [ $# -gt 0 ] || [ -z "$parallel" ]; then
 	run_pytest --junitxml="$out/results.xml" "$@"
 	exit $?
@@ -51,6 +112,11 @@ run_pytest $parallel --ignore=test_hello_module.py \
 	--junitxml="$out/results.xml"
 status=$?
 run_pytest --junitxml="$out/results-alone.xml" test_hello_module.py
-alone=$?
-[ $status -ge $alone ] || status=$alone
+status=$(worse $status $?)
+if [ -z "${FACTEUR_TEST_STORAGE:-}" ]; then
+	# shellcheck disable=SC2086
+	run_pgsql $parallel -o junit_suite_name=pgsql \
+	    --junitxml="$out/results-pgsql.xml" $pgsql_files
+	status=$(worse $status $?)
+fi
 exit $status
