@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include <facteur/arena.h>
+#include <facteur/kv.h>
 
+#include "core.h"
 #include "lua_plugin.h"
 #include "tap.h"
 
@@ -437,6 +439,175 @@ test_store(void)
 	fc_arena_free(&a);
 }
 
+/* A shared store of a few keys, in C, that can be made to fail. */
+static struct {
+	char key[8][64], value[8][64];
+	size_t len[8];
+	int n;
+	bool down;
+	int64_t ttl_seen;
+} fake;
+
+static int
+fake_find(const char *key, size_t klen)
+{
+	int i;
+
+	for (i = 0; i < fake.n; i++)
+		if (strlen(fake.key[i]) == klen &&
+		    memcmp(fake.key[i], key, klen) == 0)
+			return i;
+	return -1;
+}
+
+static int
+fake_get(void *ctx, const char *key, size_t klen, struct fc_arena *a,
+    char **value_r, size_t *len_r, const char **error_r)
+{
+	int i = fake_find(key, klen);
+
+	(void)ctx;
+	if (fake.down) {
+		*error_r = "down";
+		return -1;
+	}
+	if (i < 0)
+		return 0;
+	*value_r = fc_arena_alloc(a, fake.len[i] + 1);
+	memcpy(*value_r, fake.value[i], fake.len[i]);
+	*len_r = fake.len[i];
+	return 1;
+}
+
+static int
+fake_set(void *ctx, const char *key, size_t klen, const char *value,
+    size_t len, uint64_t ttl_ms, const char **error_r)
+{
+	int i = fake_find(key, klen);
+
+	(void)ctx;
+	if (fake.down || klen >= 64 || len > 64) {
+		*error_r = "down";
+		return -1;
+	}
+	if (i < 0) {
+		if (fake.n == 8) {
+			*error_r = "full";
+			return -1;
+		}
+		i = fake.n++;
+		memcpy(fake.key[i], key, klen);
+		fake.key[i][klen] = '\0';
+	}
+	memcpy(fake.value[i], value, len);
+	fake.len[i] = len;
+	if (ttl_ms != 0)
+		fake.ttl_seen = (int64_t)ttl_ms;
+	return 0;
+}
+
+static int
+fake_incr(void *ctx, const char *key, size_t klen, int64_t by,
+    uint64_t ttl_ms, int64_t *value_r, const char **error_r)
+{
+	char *v = NULL, num[32];
+	size_t len;
+	int64_t n = 0;
+	struct fc_arena *a = fc_arena_new("fake", 256);
+
+	if (fake_get(ctx, key, klen, a, &v, &len, error_r) < 0) {
+		fc_arena_free(&a);
+		return -1;
+	}
+	if (v != NULL)
+		n = strtoll(v, NULL, 10);
+	fc_arena_free(&a);
+	n += by;
+	snprintf(num, sizeof(num), "%lld", (long long)n);
+	*value_r = n;
+	return fake_set(ctx, key, klen, num, strlen(num), ttl_ms, error_r);
+}
+
+static int
+fake_del(void *ctx, const char *key, size_t klen, const char **error_r)
+{
+	int i = fake_find(key, klen);
+
+	(void)ctx;
+	if (fake.down) {
+		*error_r = "down";
+		return -1;
+	}
+	if (i >= 0)
+		fake.key[i][0] = '\0';
+	return 0;
+}
+
+static const struct fc_kv_ops fake_ops = {
+	.size = sizeof(struct fc_kv_ops),
+	.get = fake_get, .set = fake_set, .incr = fake_incr, .del = fake_del,
+};
+
+static const char shared_lua[] =
+"facteur.rule { name = 'SHARED', check = function(msg)\n"
+"  local kv = facteur.kv\n"
+"  return kv.incr('n', 2) == 1 and kv.incr('n', nil, 4) == 5\n"
+"    and kv.get('n') == 5 and math.type(kv.get('n')) == 'integer'\n"
+"    and kv.set('s', 'a\\0b', 1.5) and kv.get('s') == 'a\\0b'\n"
+"    and kv.set('f', 2.5) and kv.get('f') == 2.5\n"
+"    and kv.set('t', true) and kv.get('t') == true\n"
+"    and kv.set('b', false) and kv.get('b') == false\n"
+"    and kv.get('missing') == nil\n"
+"    and (kv.del('t') or kv.get('t') == nil)\n"
+"    and not pcall(kv.incr, 'n', nil, 0.5)\n"
+"    and not pcall(kv.set, 'x', {})\n"
+"end }\n"
+"facteur.rule { name = 'DOWN', check = function(msg)\n"
+"  local kv = facteur.kv\n"
+"  return kv.get('n') == nil and kv.incr('n') == nil\n"
+"    and kv.set('n', 1) == false\n"
+"end }\n";
+
+/* kv shared: facteur.kv through a registered back end; typed values;
+ * a failing back end is a miss, never a failed rule */
+static void
+test_shared_store(void)
+{
+	char *scripts[2] = { write_file("shared.lua", shared_lua), NULL };
+	struct lua_conf c = conf_for(scripts);
+	struct fc_core core;
+	struct fc_arena *a = fc_arena_new("test", 1024);
+	const char *err = NULL;
+	struct lua_engine *e;
+
+	memset(&core, 0, sizeof(core));
+	core.arena = fc_arena_new("core", 1024);
+	ok(fc_kv_shared(&core, NULL) == NULL, "no shared store yet");
+	ok(fc_kv_register(&core, "fake", &fake_ops, NULL, &err) == 0,
+	    "a shared store registered");
+	ok(fc_kv_register(&core, "fake2", &fake_ops, NULL, &err) < 0,
+	    "only one: %s", err);
+	c.kv = fc_kv_shared(&core, &err);
+	is_str(err, "fake", "found by its configuration");
+	e = lua_engine_new(&c, &err);
+	ok(e != NULL, "shared rules load (%s)", e ? "ok" : err);
+	if (e != NULL) {
+		is_str(run(e, a, -1, LUA_STAGE_DATA, NULL), "SHARED(1)",
+		    "incr, typed values, ttl, errors");
+		ok(fake.ttl_seen == 1500, "a ttl in ms (%lld)",
+		    (long long)fake.ttl_seen);
+		fake.down = true;
+		is_str(run(e, a, -1, LUA_STAGE_DATA, NULL), "DOWN(1)",
+		    "a failing store: misses, the rules run");
+		fake.down = false;
+		lua_engine_free(&e);
+	}
+	fc_arena_free(&core.arena);
+	ok(fc_kv_shared(&core, NULL) == NULL,
+	    "forgotten with its configuration");
+	fc_arena_free(&a);
+}
+
 static const char settings_lua[] =
 "facteur.settings('Example.ORG', { reject = 3, junk = false, n = 7 })\n"
 "facteur.settings('vip@example.org', { header = 100 })\n"
@@ -480,7 +651,7 @@ main(void)
 {
 	char cmd[600];
 
-	plan(56);
+	plan(67);
 	if (mkdtemp(dir) == NULL)
 		return 99;
 	test_load_errors();
@@ -488,6 +659,7 @@ main(void)
 	test_memory_per_message();
 	test_message();
 	test_store();
+	test_shared_store();
 	test_settings();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
