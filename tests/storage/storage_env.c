@@ -24,6 +24,7 @@
 #include <facteur/auth.h>
 #include <facteur/command.h>
 #include <facteur/io.h>
+#include <facteur/kv.h>
 #include <facteur/storage.h>
 
 #include "core.h"
@@ -42,6 +43,9 @@ int (*const senv_command_add)(struct fc_core *, const char *, const char *,
     fc_command_fn *, void *, const char **) = fc_command_add;
 struct fc_alarm *(*const senv_alarm_add)(uint64_t, fc_alarm_fn *, void *) =
     fc_alarm_add;
+/* and its shared key/value store's registration */
+int (*const senv_kv_register)(struct fc_core *, const char *,
+    const struct fc_kv_ops *, void *, const char **) = fc_kv_register;
 
 int
 sx_write_file(const char *path, const char *data, size_t len)
