@@ -800,14 +800,20 @@ index_flush(struct maildir_index *idx)
 }
 
 static void
-index_sync_due(void *arg)
+index_flush_all(void)
 {
 	struct maildir_index *idx;
 
-	(void)arg;
-	sync_alarm = NULL;
 	for (idx = index_list; idx != NULL; idx = idx->next)
 		index_flush(idx);
+}
+
+static void
+index_sync_due(void *arg)
+{
+	(void)arg;
+	sync_alarm = NULL;
+	index_flush_all();
 }
 
 /*
@@ -820,10 +826,18 @@ index_sync_due(void *arg)
 static void
 index_sync_later(struct maildir_index *idx)
 {
+	static bool at_exit;
+
 	if (sync_alarm == NULL)
 		sync_alarm = fc_alarm_add(SYNC_DELAY_MS, index_sync_due, NULL);
-	if (sync_alarm == NULL)
+	if (sync_alarm == NULL) {
 		index_flush(idx);
+		return;
+	}
+	/* a worker that stops (SIGTERM, or drained after a reload) leaves
+	 * its loop with the alarm still waiting: the syncs happen at exit */
+	if (!at_exit && atexit(index_flush_all) == 0)
+		at_exit = true;
 }
 
 void
