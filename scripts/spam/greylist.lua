@@ -12,8 +12,10 @@
 -- for tests).
 -- Options: greylist_delay, greylist_window, greylist_awl,
 -- greylist_loopback.
--- The triplets live in the worker's store (facteur.kv): with several
--- workers a retry may meet another worker and wait again.
+-- The triplets live in facteur.kv: with `kv memory` (the default) each
+-- worker keeps its own, so with several workers a retry may meet another
+-- worker and wait again; with `kv shared` (the pgsql module's kv table)
+-- every worker and every node sees the same triplets.
 
 local delay = facteur.option("greylist_delay", 300)
 local window = facteur.option("greylist_window", 86400)
