@@ -1,7 +1,7 @@
 /*
- * imap.c - the IMAP module (RFC 3501 IMAP4rev1): directives, the
- * CAPABILITY list built once per configuration, and the protocol's
- * entry points.
+ * imap.c - the IMAP module (RFC 3501 IMAP4rev1, and RFC 9051 IMAP4rev2
+ * for a client that enables it): directives, the CAPABILITY list built
+ * once per configuration, and the protocol's entry points.
  *
  * A listener with the word `tls` is IMAPS (implicit TLS, port 993 by
  * convention); the others offer STARTTLS when the block has a
@@ -29,7 +29,8 @@
 
 /* What every session may use after login. */
 #define IMAP_CAPS \
-	"IMAP4rev1 LITERAL+ BINARY SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS " \
+	"IMAP4rev1 IMAP4rev2 UTF8=ACCEPT SEARCHRES " \
+	"LITERAL+ BINARY SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS " \
 	"MOVE UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH " \
 	"CONDSTORE STATUS=SIZE QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE " \
 	"SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES"

@@ -79,6 +79,9 @@ struct imap_append {
 	const char **keywords;
 	struct fc_append *ap;		/* the message goes straight in */
 	bool spooled;			/* all its bytes have arrived */
+	bool utf8_data;			/* UTF8 (~{n}...): ")" follows it */
+	int header_state;		/* where the scan of its header is */
+	bool header_8bit;		/* an 8-bit byte in its header */
 	bool failed;			/* a write error: refused at the end */
 	const char *error;		/* refused before the message came */
 };
@@ -104,6 +107,11 @@ struct imap_session {
 	bool utf8;			/* UTF8=ACCEPT or IMAP4rev2 */
 	bool rev2;
 	bool condstore;			/* CONDSTORE enabled (RFC 7162) */
+
+	/* the search result variable (RFC 5182), as UIDs, ascending:
+	 * empty at each SELECT */
+	uint32_t *saved;
+	size_t nsaved;
 
 	/* AUTHENTICATE */
 	struct fc_sasl *sasl;
@@ -183,6 +191,8 @@ enum fc_next imap_cmd_subscribe(struct imap_session *is,
 enum fc_next imap_cmd_status(struct imap_session *is, struct imap_command *c);
 /* GETQUOTA, GETQUOTAROOT, SETQUOTA */
 enum fc_next imap_cmd_quota(struct imap_session *is, struct imap_command *c);
+/* "* LIST (attributes) "/" name" for the mailbox SELECT opened (IMAP4rev2) */
+void imap_list_selected(struct imap_session *is, const char *name);
 
 /* imap_select.c */
 enum fc_next imap_cmd_select(struct imap_session *is, struct imap_command *c,
@@ -202,6 +212,9 @@ int imap_append_prepare(struct imap_session *is, struct imap_command *c,
     uint64_t size, const char **error_r);
 enum fc_next imap_append_finish(struct imap_session *is, const char *rest,
     size_t len);
+/* APPEND's message as it arrives: is there an 8-bit byte in its header
+ * (RFC 6855 4)? */
+void imap_append_scan(struct imap_append *ap, const char *data, size_t len);
 void imap_append_abort(struct imap_session *is);
 /* Untagged EXISTS, EXPUNGE and FETCH FLAGS for what others changed;
  * expunges only when allowed. */
@@ -209,7 +222,8 @@ void imap_news(struct imap_session *is, bool expunges);
 void imap_close_mailbox(struct imap_session *is);
 /* A message's flags as "(\Seen $Junk)" into is->out */
 void imap_flags_write(struct imap_session *is, uint32_t seq);
-/* the seqs of a sequence set or UID set, in order; NULL after a BAD */
+/* the seqs of a sequence set or UID set, in order; NULL after a BAD;
+ * "$" is the saved search result */
 uint32_t *imap_seqs(struct imap_session *is, const char *set, bool uid,
     size_t *n_r);
 /* ascending numbers as a sequence set ("1:3,7") */

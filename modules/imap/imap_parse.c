@@ -339,7 +339,9 @@ imap_literal_marker_binary(const char *line, size_t len, size_t marker_len)
 	if (marker_len >= len)
 		return false;
 	t = len - marker_len - 1;	/* where the "~" would be */
-	return line[t] == '~' && (t == 0 || line[t - 1] == ' ');
+	/* after "(" too: APPEND's UTF8 (~{n}) of RFC 6855 */
+	return line[t] == '~' && (t == 0 || line[t - 1] == ' '
+	    || line[t - 1] == '(');
 }
 
 bool
@@ -403,6 +405,13 @@ imap_seqset_parse(const char *s, struct fc_arena *a, struct imap_seqset *set)
 	size_t n = 1, i = 0;
 	const char *p;
 
+	set->saved = false;
+	if (strcmp(s, "$") == 0) {
+		set->ranges = NULL;
+		set->count = 0;
+		set->saved = true;
+		return 0;
+	}
 	for (p = s; *p != '\0'; p++)
 		if (*p == ',')
 			n++;

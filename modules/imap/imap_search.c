@@ -10,7 +10,9 @@
  * (ASCII case folding; RFC 2047 words and transfer encodings are not
  * decoded). CHARSET may be UTF-8 or US-ASCII; others get NO
  * [BADCHARSET]. RETURN (MIN MAX COUNT ALL) answers with ESEARCH (RFC
- * 4731).
+ * 4731), as does every SEARCH once IMAP4rev2 is enabled. RETURN (SAVE)
+ * keeps the result for "$" (RFC 5182), as UIDs so that expunges leave
+ * it right.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -38,7 +40,7 @@ enum key {
 	K_ALL = 0, K_FLAG, K_UNFLAG, K_KEYWORD, K_UNKEYWORD, K_NONE,
 	K_LARGER, K_SMALLER, K_BEFORE, K_ON, K_SINCE, K_SENTBEFORE, K_SENTON,
 	K_SENTSINCE, K_SEQ, K_UID, K_NOT, K_OR, K_AND, K_HEADER, K_BODY,
-	K_TEXT, K_MODSEQ,
+	K_TEXT, K_MODSEQ, K_SAVED,
 };
 
 struct skey {
@@ -270,6 +272,8 @@ search_key(struct sparse *sp)
 			sp->error = "Invalid UID set";
 			return NULL;
 		}
+		if (k->set.saved)
+			k->key = K_SAVED;	/* "UID $" is "$" */
 		return k;
 	}
 	if (strcasecmp(s, "MODSEQ") == 0) {
@@ -315,7 +319,7 @@ search_key(struct sparse *sp)
 		return k->b == NULL ? NULL : k;
 	}
 	if (imap_seqset_parse(s, a, &k->set) == 0) {
-		k->key = K_SEQ;
+		k->key = k->set.saved ? K_SAVED : K_SEQ;
 		return k;
 	}
 	sp->error = "Unknown search key";
@@ -324,6 +328,25 @@ search_key(struct sparse *sp)
 
 /* ------------------------------------------------------------------ */
 /* Matching */
+
+/* Whether uid is in the search result variable (ascending). */
+static bool
+search_saved_has(const struct imap_session *is, uint32_t uid)
+{
+	size_t lo = 0, hi = is->nsaved;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (is->saved[mid] == uid)
+			return true;
+		if (is->saved[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
 
 struct smsg {
 	struct imap_session *is;
@@ -519,6 +542,8 @@ search_match(struct smsg *m, const struct skey *k)
 		    m->maxuid);
 	case K_MODSEQ:
 		return fc_msg_modseq(box, m->seq) >= k->num;
+	case K_SAVED:
+		return search_saved_has(m->is, fc_msg_uid(box, m->seq));
 	case K_NOT:
 		return !search_match(m, k->a);
 	case K_OR:
@@ -550,6 +575,34 @@ search_match(struct smsg *m, const struct skey *k)
 #define R_MAX	0x2
 #define R_COUNT	0x4
 #define R_ALL	0x8
+#define R_SAVE	0x10		/* RFC 5182 SEARCHRES */
+
+/* RETURN (SAVE ...): the search result variable gets the UIDs of the
+ * hits, or of the first and last alone when only MIN or MAX came with
+ * SAVE (RFC 5182 2.4). */
+static void
+search_save(struct imap_session *is, unsigned int ret, const uint32_t *seqs,
+    size_t n)
+{
+	size_t i, k = 0;
+
+	free(is->saved);
+	is->saved = NULL;
+	is->nsaved = 0;
+	if (n == 0)
+		return;
+	is->saved = fc_realloc(NULL, n * sizeof(*is->saved));
+	if ((ret & (R_ALL | R_COUNT)) || !(ret & (R_MIN | R_MAX))) {
+		for (i = 0; i < n; i++)
+			is->saved[k++] = fc_msg_uid(is->box, seqs[i]);
+	} else {
+		if (ret & R_MIN)
+			is->saved[k++] = fc_msg_uid(is->box, seqs[0]);
+		if ((ret & R_MAX) && (k == 0 || n > 1))
+			is->saved[k++] = fc_msg_uid(is->box, seqs[n - 1]);
+	}
+	is->nsaved = k;
+}
 
 enum fc_next
 imap_cmd_search(struct imap_session *is, struct imap_command *c,
@@ -578,6 +631,8 @@ imap_cmd_search(struct imap_session *is, struct imap_command *c,
 				ret |= R_COUNT;
 			else if (imap_arg_is_atom(&r->list[i], "ALL"))
 				ret |= R_ALL;
+			else if (imap_arg_is_atom(&r->list[i], "SAVE"))
+				ret |= R_SAVE;
 			else
 				return imap_bad(is, c->tag, "Unknown RETURN "
 				    "option");
@@ -587,14 +642,22 @@ imap_cmd_search(struct imap_session *is, struct imap_command *c,
 			ret = R_ALL;
 		esearch = true;
 		sp.i = 2;
+	} else if (is->rev2) {
+		/* RFC 9051 6.4.4: a rev2 client always gets ESEARCH */
+		ret = R_ALL;
+		esearch = true;
 	}
 	if (n >= sp.i + 2 && imap_arg_is_atom(&args[sp.i], "CHARSET")) {
 		if (!imap_arg_is_string(&args[sp.i + 1]))
 			return imap_bad(is, c->tag, "CHARSET name");
 		if (strcasecmp(args[sp.i + 1].str, "UTF-8") != 0
-		    && strcasecmp(args[sp.i + 1].str, "US-ASCII") != 0)
+		    && strcasecmp(args[sp.i + 1].str, "US-ASCII") != 0) {
+			/* RFC 5182 2.1: a NO empties "$" (a BAD keeps it) */
+			if (ret & R_SAVE)
+				search_save(is, ret, NULL, 0);
 			return imap_no(is, c->tag, "[BADCHARSET (UTF-8 "
 			    "US-ASCII)] Unsupported charset");
+		}
 		sp.i += 2;
 	}
 	if (sp.i >= n)
@@ -611,18 +674,16 @@ imap_cmd_search(struct imap_session *is, struct imap_command *c,
 	else
 		imap_str_adds(&is->out, "* SEARCH");
 	for (seq = 1; seq <= m.count; seq++) {
-		uint32_t v;
-
 		m.seq = seq;
 		m.loaded = false;
 		if (search_match(&m, root)) {
 			if (fc_msg_modseq(is->box, seq) > top)
 				top = fc_msg_modseq(is->box, seq);
-			v = uid ? fc_msg_uid(is->box, seq) : seq;
 			if (esearch)
-				hits[nhits++] = v;
+				hits[nhits++] = seq;
 			else
-				imap_str_printf(&is->out, " %u", v);
+				imap_str_printf(&is->out, " %u", uid ?
+				    fc_msg_uid(is->box, seq) : seq);
 		}
 		free(m.text);
 		m.text = NULL;
@@ -631,7 +692,17 @@ imap_cmd_search(struct imap_session *is, struct imap_command *c,
 			imap_str_reset(&is->out);
 		}
 	}
+	if (ret & R_SAVE)
+		search_save(is, ret, hits, nhits);
+	if (esearch && ret == R_SAVE) {
+		/* RFC 5182 2: SAVE alone answers with no ESEARCH */
+		imap_news(is, uid);
+		return imap_ok(is, c->tag, "SEARCH completed, result saved");
+	}
 	if (esearch) {
+		/* the values: UIDs for UID SEARCH, in place */
+		for (i = 0; uid && i < nhits; i++)
+			hits[i] = fc_msg_uid(is->box, hits[i]);
 		imap_str_adds(&is->out, "* ESEARCH (TAG ");
 		imap_str_add_string(&is->out, c->tag, strlen(c->tag), false);
 		imap_str_addc(&is->out, ')');

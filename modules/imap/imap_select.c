@@ -3,6 +3,9 @@
  * UNSELECT (RFC 3691), EXPUNGE and UID EXPUNGE (RFC 4315), STORE,
  * COPY and MOVE (RFC 6851) with COPYUID, APPEND with APPENDUID, IDLE
  * (RFC 2177), and the untagged news of what other sessions changed.
+ * After ENABLE IMAP4rev2, SELECT says no RECENT or UNSEEN and sends the
+ * mailbox's LIST line (RFC 9051 6.3.2). "$" in a set is the saved
+ * search result (RFC 5182), which every SELECT empties.
  *
  * Sequence numbers never shift under a command: the storage view moves
  * only in fc_mailbox_sync(), which imap_news() calls before a tagged
@@ -245,6 +248,24 @@ imap_uid_lower(struct fc_mailbox *box, uint32_t count, uint32_t uid)
 	return lo;
 }
 
+/* "$": the saved messages still in the view, whether the command is a
+ * UID one or not (RFC 5182 2.1); an empty result is no error. */
+static uint32_t *
+imap_saved_seqs(struct imap_session *is, size_t *n_r)
+{
+	uint32_t count = fc_mailbox_count(is->box), *out, seq;
+	size_t i, n = 0;
+
+	out = fc_arena_alloc(is->arena, (is->nsaved + 1) * sizeof(*out));
+	for (i = 0; i < is->nsaved; i++) {
+		seq = imap_uid_lower(is->box, count, is->saved[i]);
+		if (seq <= count && fc_msg_uid(is->box, seq) == is->saved[i])
+			out[n++] = seq;
+	}
+	*n_r = n;
+	return out;
+}
+
 uint32_t *
 imap_seqs(struct imap_session *is, const char *set, bool uid, size_t *n_r)
 {
@@ -258,6 +279,8 @@ imap_seqs(struct imap_session *is, const char *set, bool uid, size_t *n_r)
 
 	if (imap_seqset_parse(set, is->arena, &ss) < 0)
 		return NULL;
+	if (ss.saved)
+		return imap_saved_seqs(is, n_r);
 	diff = fc_arena_alloc(is->arena, ((size_t)count + 2) * sizeof(*diff));
 	memset(diff, 0, ((size_t)count + 2) * sizeof(*diff));
 	for (k = 0; k < ss.count; k++) {
@@ -314,6 +337,10 @@ imap_close_mailbox(struct imap_session *is)
 	is->watching = false;
 	fc_mailbox_close(&is->box);
 	is->exists = 0;
+	/* RFC 5182 2.1: "$" is empty in the next mailbox */
+	free(is->saved);
+	is->saved = NULL;
+	is->nsaved = 0;
 	if (is->state == IMAP_ST_SELECTED)
 		is->state = IMAP_ST_AUTH;
 }
@@ -351,8 +378,15 @@ imap_cmd_select(struct imap_session *is, struct imap_command *c,
 	count = fc_mailbox_count(is->box);
 	is->exists = count;
 	imap_flags_announce(is);
-	imap_str_printf(&is->out, "* %u EXISTS\r\n* 0 RECENT\r\n", count);
-	for (seq = 1; seq <= count; seq++)
+	imap_str_printf(&is->out, "* %u EXISTS\r\n", count);
+	if (is->rev2) {
+		/* RFC 9051 6.3.2: no RECENT, no UNSEEN, but the mailbox's
+		 * LIST line (its name as the server spells it) */
+		imap_write_str(is);
+		imap_list_selected(is, name);
+	} else
+		imap_str_adds(&is->out, "* 0 RECENT\r\n");
+	for (seq = 1; seq <= count && !is->rev2; seq++)
 		if (!(fc_msg_flags(is->box, seq) & FC_FLAG_SEEN)) {
 			unseen = seq;
 			break;
@@ -654,6 +688,7 @@ imap_append_prepare(struct imap_session *is, struct imap_command *c,
 
 	(void)size;
 	memset(ap, 0, sizeof(*ap));
+	ap->header_state = 1;		/* at the start of a line */
 	ap->tag = fc_arena_strdup(is->arena, c->tag);
 	if (c->count > 3) {
 		*error_r = "[CLIENTBUG] APPEND mailbox [(flags)] [date] "
@@ -737,6 +772,38 @@ imap_append_abort(struct imap_session *is)
 	is->append.ap = NULL;
 }
 
+/*
+ * The header ends at the first empty line: header_state is 0 inside a
+ * line, 1 at the start of one, 2 after a CR there. A message starting
+ * with an empty line has no header.
+ */
+void
+imap_append_scan(struct imap_append *ap, const char *data, size_t len)
+{
+	size_t i;
+
+	if (ap->header_state < 0)
+		return;			/* in the body */
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)data[i];
+
+		if (c == '\n') {
+			if (ap->header_state != 0) {
+				ap->header_state = -1;
+				return;
+			}
+			ap->header_state = 1;
+		} else if (c == '\r' && ap->header_state == 1)
+			ap->header_state = 2;
+		else {
+			if (c >= 0x80)
+				ap->header_8bit = true;
+			if (c != '\r')
+				ap->header_state = 0;
+		}
+	}
+}
+
 /* The line after the message: the end of the command. */
 enum fc_next
 imap_append_finish(struct imap_session *is, const char *rest, size_t len)
@@ -746,6 +813,16 @@ imap_append_finish(struct imap_session *is, const char *rest, size_t len)
 
 	is->input = IMAP_IN_COMMAND;
 	imap_str_reset(&is->cmd);
+	if (ap->utf8_data) {
+		/* UTF8 (~{n}...): the list closes after the message */
+		if (len == 0 || rest[0] != ')') {
+			imap_append_abort(is);
+			return imap_bad(is, ap->tag, "APPEND mailbox [(flags)] "
+			    "[date] UTF8 (~{size}...)");
+		}
+		rest++;
+		len--;
+	}
 	if (len != 0) {
 		imap_append_abort(is);
 		return imap_bad(is, ap->tag, "[CLIENTBUG] One message per "
@@ -759,6 +836,14 @@ imap_append_finish(struct imap_session *is, const char *rest, size_t len)
 			return imap_store_no(is, ap->tag, "APPEND");
 		return imap_no(is, ap->tag, "%s", ap->error != NULL ?
 		    ap->error : "[TRYCREATE] Cannot append there");
+	}
+	if (ap->header_8bit && !is->utf8) {
+		/* RFC 6855 4: a server offering UTF8=ACCEPT refuses 8-bit
+		 * header fields from a client that did not enable it (or
+		 * IMAP4rev2, which includes it) */
+		imap_append_abort(is);
+		return imap_no(is, ap->tag, "8-bit characters in the header: "
+		    "ENABLE UTF8=ACCEPT first");
 	}
 	if (fc_append_commit(&ap->ap, &uidvalidity, &uid) < 0) {
 		ap->ap = NULL;

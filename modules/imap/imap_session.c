@@ -450,17 +450,24 @@ imap_literal_refused(struct imap_session *is, bool nonsync, const char *why)
 }
 
 /* Is the command gathered so far, up to its literal, an APPEND? Then
- * the literal is its message. */
+ * the literal is its message, perhaps inside "UTF8 (" and ")" (RFC
+ * 6855 4): *utf8_r says so. */
 static bool
-imap_is_append(struct imap_session *is, size_t upto, struct imap_command *c)
+imap_is_append(struct imap_session *is, size_t upto, struct imap_command *c,
+    bool *utf8_r)
 {
 	const char *err;
 	const char *p = is->cmd.data;
 	const char *sp = memchr(p, ' ', upto);
 
+	*utf8_r = false;
 	if (sp == NULL || (size_t)(p + upto - sp) < 8
 	    || strncasecmp(sp + 1, "APPEND ", 7) != 0)
 		return false;
+	if (upto >= 7 && strncasecmp(p + upto - 7, " UTF8 (", 7) == 0) {
+		*utf8_r = true;
+		upto -= 6;
+	}
 	if (imap_parse_command(p, upto, is->arena, c, &err) < 0
 	    || strcmp(c->name, "APPEND") != 0 || c->count < 1)
 		return false;
@@ -478,7 +485,7 @@ imap_line(struct fc_session *s, char *line, size_t len)
 	const struct imap_conf *conf = is->conf;
 	struct imap_command c;
 	uint64_t size;
-	bool nonsync = false;
+	bool nonsync = false, utf8_data;
 	size_t mlen;
 	const char *err;
 	int r;
@@ -512,12 +519,14 @@ imap_line(struct fc_session *s, char *line, size_t len)
 	 * refuses it where only APPEND's message may be one */
 	if (imap_literal_marker_binary(line, len, mlen))
 		mlen++;
-	if (imap_is_append(is, is->cmd.len - mlen, &c)) {
+	if (imap_is_append(is, is->cmd.len - mlen, &c, &utf8_data)) {
 		if (size > conf->max_message)
 			return imap_literal_refused(is, nonsync,
 			    "Message too large");
 		imap_str_reset(&is->cmd);
-		if (imap_append_prepare(is, &c, size, &err) < 0) {
+		r = imap_append_prepare(is, &c, size, &err);
+		is->append.utf8_data = utf8_data;
+		if (r < 0) {
 			if (!nonsync) {
 				imap_cmd_reset(is);
 				return imap_no(is, c.tag, "%s", err);
@@ -562,6 +571,7 @@ imap_bytes(struct fc_session *s, const char *data, size_t len, bool last)
 			is->input = IMAP_IN_COMMAND;
 		return FC_NEXT_CONTINUE;
 	}
+	imap_append_scan(&is->append, data, len);
 	if (is->append.ap != NULL && !is->append.failed
 	    && fc_append_write(is->append.ap, data, len) < 0)
 		is->append.failed = true;

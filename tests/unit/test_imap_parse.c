@@ -199,6 +199,9 @@ test_literal8(struct fc_arena *a)
 		{ "a APPEND INBOX {5}", false },
 		{ "a APPEND INBOX x~{5}", false },
 		{ "a APPEND INBOX \"~\"{5}", false },
+		{ "a APPEND INBOX UTF8 (~{5}", true },
+		{ "a APPEND INBOX UTF8 (~{5+}", true },
+		{ "a APPEND INBOX UTF8 ({5}", false },
 	};
 	struct imap_command cmd;
 	const char *err;
@@ -304,7 +307,15 @@ test_seqsets(struct fc_arena *a)
 	ok(imap_seqset_parse("0", a, &set) < 0, "0 is refused");
 	ok(imap_seqset_parse("1,,2", a, &set) < 0, "empty member refused");
 	ok(imap_seqset_parse("1:", a, &set) < 0, "open range refused");
-	ok(imap_seqset_parse("$", a, &set) < 0, "$ refused (no SEARCHRES)");
+	ok(imap_seqset_parse("$", a, &set) == 0 && set.saved
+	    && set.count == 0, "$ is the saved result (SEARCHRES)");
+	ok(!imap_seqset_contains(&set, 1, 10), "$ holds nothing by itself");
+	ok(imap_seqset_parse("1:3", a, &set) == 0 && !set.saved,
+	    "a set of numbers is not the saved result");
+	ok(imap_seqset_parse("1,$", a, &set) < 0, "$ with numbers refused");
+	ok(imap_seqset_parse("$,1", a, &set) < 0, "$ with numbers refused");
+	ok(imap_seqset_parse("$:4", a, &set) < 0, "$ in a range refused");
+	ok(imap_seqset_parse("$$", a, &set) < 0, "$$ refused");
 	ok(imap_seqset_parse("", a, &set) < 0, "empty set refused");
 	ok(imap_seqset_parse("1,3:5,9:*", a, &set) == 0 && set.count == 3,
 	    "1,3:5,9:* parses");
