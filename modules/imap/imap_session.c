@@ -442,7 +442,7 @@ imap_literal_refused_tag(struct imap_session *is, const char *tag,
 	/* the bytes are on their way: reading them all is what the limit
 	 * is there to avoid */
 	imap_bad(is, tag, "[%s] %s", code, why);
-	imap_untagged(is, "BYE Non-synchronising literal too large");
+	imap_untagged(is, "BYE Non-synchronising literal refused: %s", why);
 	fc_log_session(is->s, FC_LOG_INFO, "event=disconnect reason=\"%s\"",
 	    why);
 	is->state = IMAP_ST_LOGOUT;
@@ -493,13 +493,13 @@ imap_append_more(struct imap_session *is, const char *line, size_t len)
 	struct imap_command c;
 	const char *err, *tag = ap->tag;
 	bool nonsync = false;
-	uint64_t size;
-	size_t mlen;
+	uint64_t size = 0;
+	size_t mlen = 0;
 	char *opts;
 	int r;
 
 	r = imap_literal_marker(line, len, &size, &nonsync, &mlen);
-	if (r != 0 && imap_literal_marker_binary(line, len, mlen))
+	if (r > 0 && imap_literal_marker_binary(line, len, mlen))
 		mlen++;
 	if (r == 0 || line[0] != ' ') {
 		imap_append_abort(is);
