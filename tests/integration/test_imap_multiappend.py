@@ -233,3 +233,19 @@ def test_selected_mailbox_sees_them(imap):
         lines, st = c.until("a")
         assert st.startswith("OK [APPENDUID"), st
         assert "* 2 EXISTS" in lines, lines
+
+
+def test_size_limit_nonsync_closes(imap):
+    """Too large without waiting for "+" (or a size no number holds):
+    BAD, BYE and the end of the connection; nothing stored."""
+    user = imap.user()
+    m = msg("m")
+    for marker in (b"{9000+}", b"{99999999999999999999+}"):
+        with imap.client() as c:
+            c.login(user)
+            c.send(b"a APPEND INBOX {%d+}\r\n" % len(m) + m + b" " +
+                   marker + b"\r\n")
+            line = c.readline()
+            assert line.startswith("a BAD [TOOBIG]"), line
+            assert c.readline().startswith("* BYE"), line
+        assert count(imap, user) == 0
