@@ -1,14 +1,15 @@
 /*
  * imap_search_text.c - SEARCH's text keys on decoded, case-folded text.
  *
- * A message is parsed with the core's MIME parser (the tree, the header
- * fields, the offsets); header keys are then matched on the fields held
- * in memory, and only if some BODY or TEXT key is still unmatched are
- * the bodies of the text parts read again, a piece at a time, through
- * the MIME decoder (transfer encoding, charset to UTF-8), the case
- * folder and a KMP matcher per key. Memory stays bounded whatever the
- * size of the message: the parser keeps no body, and each stage holds
- * a few bytes across pieces.
+ * A message's header is parsed first with the core's MIME parser and
+ * the keys matched on its fields; only if some BODY or TEXT key is
+ * still unmatched is the whole message parsed (the tree, the parts'
+ * headers, the offsets), and then the bodies of the text parts read
+ * again, a piece at a time, through the MIME decoder (transfer
+ * encoding, charset to UTF-8), the case folder and a KMP matcher per
+ * key. Memory stays bounded whatever the size of the message: the
+ * parser keeps no body, and each stage holds a few bytes across
+ * pieces.
  *
  * TEXT covers every header of the message, the MIME headers of its
  * parts (with their parameters decoded: an attachment's name is found
@@ -351,18 +352,23 @@ imap_text_scan(int fd, struct fc_arena *tmp, struct imap_text_key
 		}
 		sc.open++;
 	}
+	/* the header first: a key found there spares reading the rest */
 	buf = fc_arena_alloc(tmp, SCAN_CHUNK);
-	if (bodies && sc.open > 0)
-		root = fc_mime_parse_fd(tmp, fd, NULL);
-	else
-		root = scan_parse_header(tmp, fd, buf);
+	root = scan_parse_header(tmp, fd, buf);
 	if (root == NULL)
 		return -1;
 	if (sent_day_r != NULL)
 		scan_sent_day(root, sent_day_r, has_sent_r);
-	for (p = root; p != NULL && sc.open > 0; p = scan_next_part(p))
-		/* a message/rfc822 part's own header is its child's */
-		scan_headers(&sc, p, p == root);
+	scan_headers(&sc, root, true);
+	if (!bodies || sc.open == 0)
+		return 0;
+	root = fc_mime_parse_fd(tmp, fd, NULL);
+	if (root == NULL)
+		return -1;
+	/* the parts' MIME headers, and an attached message's own */
+	for (p = scan_next_part(root); p != NULL && sc.open > 0;
+	    p = scan_next_part(p))
+		scan_headers(&sc, p, false);
 	for (p = root; p != NULL && sc.open > 0; p = scan_next_part(p)) {
 		if (fc_mime_part_child(p) != NULL
 		    || strcmp(fc_mime_part_type(p), "text") != 0)

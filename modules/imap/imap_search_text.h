@@ -47,10 +47,11 @@ void imap_text_key_init(struct imap_text_key *k, struct fc_arena *a,
  * also gives the day of the Date field as written in its own zone (the
  * time and zone disregarded, RFC 3501 6.4.4), as the time_t of that
  * day's midnight UTC; *has_sent_r false when the field is missing or
- * not a date. The file is read once to parse it and once more for the
- * text parts, in bounded pieces; no more than the header when no key
- * needs a body, and no further once every key has matched. tmp holds
- * the parse (reset it between messages). -1 when fd cannot be read.
+ * not a date. The header is read first; the whole file only when a
+ * BODY or TEXT key is still unmatched, once to parse it and once more
+ * for the text parts, in bounded pieces, stopping once every key has
+ * matched. tmp holds the parse (reset it between messages). -1 when fd
+ * cannot be read.
  */
 int imap_text_scan(int fd, struct fc_arena *tmp, struct imap_text_key
     *const *keys, size_t n, time_t *sent_day_r, bool *has_sent_r);
