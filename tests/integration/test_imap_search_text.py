@@ -11,7 +11,8 @@ day.
     4    multipart: text/plain, text/html base64, a PDF attachment whose
          name is an RFC 2047 word and whose bytes hold "ocelot"
     5    ASCII only; Date 23:30 -0500 (the next day in UTC)
-    6    a large message (3 MB of base64 text, "needle" at its end)
+    6    a large message: 6.5 MB of text in base64, a file of 8.8 MB,
+         "needle" at its end (past what SEARCH once read of a message)
 """
 
 import base64
@@ -99,7 +100,7 @@ MSG5 = lines(
 
 def big():
     text = ("lorem ipsum dolor sit amet " * 3) + "\r\n"
-    body = text * (3 * 1024 * 1024 // len(text)) + "the NEEDLE\r\n"
+    body = text * (6500 * 1024 // len(text)) + "the NEEDLE\r\n"
     enc = base64.encodebytes(body.encode()).replace(b"\n", b"\r\n")
     return lines("From: big@example.net", "Subject: big",
                  "Date: Tue, 2 Mar 2021 14:00:00 +0000",
