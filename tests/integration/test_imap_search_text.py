@@ -192,6 +192,28 @@ def test_quoted_and_atoms(box):
         "* SEARCH 2 3 6"
 
 
+def test_utf8_quoted(box):
+    """8-bit UTF-8 in a quoted string, as the RFC 3501 example has it."""
+    assert box.ok('SEARCH CHARSET UTF-8 SUBJECT "été"')[0] == "* SEARCH 1"
+    assert box.ok('SEARCH CHARSET UTF-8 BODY "MÜNCHEN"')[0] == \
+        "* SEARCH 2"
+
+
+def test_imaplib_literal(imap, box):
+    """imaplib sends a non-ASCII string as a synchronising literal."""
+    user = imap.user()
+    imap.deliver(user, MSG3)
+    m = imap.imaplib(user)
+    try:
+        typ, _ = m.select("INBOX", readonly=True)
+        assert typ == "OK"
+        m.literal = "CRÈME".encode()
+        typ, data = m.search("UTF-8", "BODY")
+        assert typ == "OK" and data == [b"1"], (typ, data)
+    finally:
+        m.logout()
+
+
 def test_combined_keys_one_reading(box):
     """Several text keys on one message, some in the header, some in
     the body, with flags: all must hold."""
