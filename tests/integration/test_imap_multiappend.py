@@ -134,18 +134,23 @@ def test_middle_refused_sync(imap):
 
 
 def test_commit_failure_rolls_back(imap):
-    """The quota user may have 5 messages: the sixth fails at commit,
-    and the five before it are taken out again."""
+    """The quota user may have 5 messages: with 2 there, the fourth of
+    four fails at commit, and the three before it are taken out
+    again; the quota then counts only what is there."""
     user = imap.quota_user()
     with imap.client() as c:
         c.login(user)
-        c.send(nonsync(*[(None, msg("q%d" % i)) for i in range(4)]))
+        c.send(nonsync(*[(None, msg("q%d" % i)) for i in range(2)]))
         line = c.readline()
         assert line.startswith("a OK [APPENDUID "), line
-        c.send(nonsync(*[(None, msg("r%d" % i)) for i in range(2)]))
+        c.send(nonsync(*[(None, msg("r%d" % i)) for i in range(4)]))
         line = c.readline()
         assert line.startswith("a NO [OVERQUOTA]"), line
-    assert count(imap, user) == 4
+        assert count(imap, user) == 2
+        c.send(nonsync(*[(None, msg("s%d" % i)) for i in range(3)]))
+        line = c.readline()
+        assert line.startswith("a OK [APPENDUID "), line
+    assert count(imap, user) == 5
 
 
 def test_count_limit(imap):
