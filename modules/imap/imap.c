@@ -33,7 +33,7 @@
 	"LITERAL+ BINARY SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS " \
 	"MOVE UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH " \
 	"CONDSTORE STATUS=SIZE QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE " \
-	"SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES"
+	"SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES MULTIAPPEND"
 
 static const struct fc_directive imap_directives[] = {
 	{ .name = "greeting", .type = FC_D_STRING, .offset = IMAP_OFF(greeting),
@@ -54,8 +54,15 @@ static const struct fc_directive imap_directives[] = {
 	{ .name = "max_message_size", .type = FC_D_SIZE,
 	  .offset = IMAP_OFF(max_message), .def = "64M", .min = 1024,
 	  .syntax = "SIZE",
-	  .help = "largest message APPEND accepts; a larger announced "
+	  .help = "largest message APPEND accepts, and the largest the "
+	  "messages of one MULTIAPPEND may be together; a larger announced "
 	  "literal is refused before any byte is read" },
+	{ .name = "max_append_messages", .type = FC_D_UINT,
+	  .offset = IMAP_OFF(max_append_messages), .def = "100", .min = 1,
+	  .max = 10000, .syntax = "N",
+	  .help = "most messages one APPEND may carry (MULTIAPPEND); each "
+	  "waits uncommitted, a file open or its bytes in memory, until the "
+	  "last has come" },
 	{ .name = "login_timeout", .type = FC_D_TIME,
 	  .offset = IMAP_OFF(login_timeout), .def = "1m", .min = 1000,
 	  .syntax = "TIME",

@@ -44,7 +44,8 @@ struct imap_conf {
 	char *greeting;
 	uint64_t max_literal;		/* a literal inside a command */
 	uint64_t max_command;		/* a whole command, literals included */
-	uint64_t max_message;		/* an APPEND */
+	uint64_t max_message;		/* an APPEND's messages together */
+	unsigned int max_append_messages; /* messages in one APPEND */
 	uint64_t login_timeout;		/* ms before login */
 	uint64_t idle_timeout;		/* ms after login (autologout) */
 
@@ -71,13 +72,20 @@ enum imap_input {
 	IMAP_IN_IDLE,			/* waiting for DONE */
 };
 
-/* An APPEND in progress (one message; MULTIAPPEND is not offered). */
+/*
+ * An APPEND in progress. With MULTIAPPEND (RFC 3502) the messages that
+ * came whole wait in held, uncommitted, until the command's last line:
+ * then all are committed, or none stays.
+ */
 struct imap_append {
 	char *tag;
 	char *mailbox;			/* UTF-8 */
 	unsigned int flags;
 	const char **keywords;
 	struct fc_append *ap;		/* the message goes straight in */
+	struct fc_append **held;	/* the earlier messages, whole */
+	size_t nheld;
+	uint64_t total;			/* bytes announced so far */
 	bool spooled;			/* all its bytes have arrived */
 	bool utf8_data;			/* UTF8 (~{n}...): ")" follows it */
 	int header_state;		/* where the scan of its header is */
@@ -210,8 +218,12 @@ enum fc_next imap_idle_line(struct imap_session *is, char *line, size_t len);
 /* APPEND: the part of the command before its message literal */
 int imap_append_prepare(struct imap_session *is, struct imap_command *c,
     uint64_t size, const char **error_r);
-enum fc_next imap_append_finish(struct imap_session *is, const char *rest,
-    size_t len);
+/* MULTIAPPEND: the options of the next message, the line after the last
+ * one parsed as "x APPEND [(flags)] [date]" */
+int imap_append_next(struct imap_session *is, struct imap_command *c,
+    uint64_t size, const char **error_r);
+/* The command's last line has come: commit every message, or none. */
+enum fc_next imap_append_finish(struct imap_session *is);
 /* APPEND's message as it arrives: is there an 8-bit byte in its header
  * (RFC 6855 4)? */
 void imap_append_scan(struct imap_append *ap, const char *data, size_t len);

@@ -5,23 +5,20 @@
  * any message is looked at), then every message of the view is tested.
  * Keys on flags, sizes, dates and sets use the view alone; keys on the
  * message's text (FROM, SUBJECT, HEADER, BODY, TEXT, SENT*) read its
- * file, once per message and only when such a key is present. Text
- * matches are case-insensitive substring matches on the stored bytes
- * (ASCII case folding; RFC 2047 words and transfer encodings are not
- * decoded). CHARSET may be UTF-8 or US-ASCII; others get NO
- * [BADCHARSET]. RETURN (MIN MAX COUNT ALL) answers with ESEARCH (RFC
- * 4731), as does every SEARCH once IMAP4rev2 is enabled. RETURN (SAVE)
- * keeps the result for "$" (RFC 5182), as UIDs so that expunges leave
- * it right.
+ * file, once per message, only when such a key is reached, and all of
+ * them in that one reading (imap_search_text.c: decoded text, Unicode
+ * case folding, bounded memory). CHARSET may be UTF-8 or US-ASCII;
+ * others get NO [BADCHARSET]. RETURN (MIN MAX COUNT ALL) answers with
+ * ESEARCH (RFC 4731), as does every SEARCH once IMAP4rev2 is enabled.
+ * RETURN (SAVE) keeps the result for "$" (RFC 5182), as UIDs so that
+ * expunges leave it right.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,10 +28,7 @@
 #include <facteur/storage.h>
 
 #include "imap.h"
-
-/* A message's text is read whole for text keys up to this size; larger
- * messages are searched in their first bytes only. */
-#define IMAP_SEARCH_TEXT_MAX	(8 * 1024 * 1024)
+#include "imap_search_text.h"
 
 enum key {
 	K_ALL = 0, K_FLAG, K_UNFLAG, K_KEYWORD, K_UNKEYWORD, K_NONE,
@@ -53,6 +47,7 @@ struct skey {
 	struct imap_seqset set;
 	struct skey *a, *b;		/* NOT: a; OR: a b; AND: list in a */
 	struct skey *next;		/* in an AND list */
+	struct imap_text_key text;	/* HEADER, BODY, TEXT */
 };
 
 struct sparse {
@@ -228,6 +223,8 @@ search_key(struct sparse *sp)
 			k->str = hdrkeys[i];
 			if ((k->str2 = search_string(sp)) == NULL)
 				return NULL;
+			imap_text_key_init(&k->text, a, IMAP_TEXT_FIELD,
+			    k->str, k->str2);
 			sp->needs_text = true;
 			return k;
 		}
@@ -254,6 +251,8 @@ search_key(struct sparse *sp)
 		if ((k->str = search_string(sp)) == NULL
 		    || (k->str2 = search_string(sp)) == NULL)
 			return NULL;
+		imap_text_key_init(&k->text, a, IMAP_TEXT_FIELD, k->str,
+		    k->str2);
 		sp->needs_text = true;
 		return k;
 	}
@@ -261,6 +260,8 @@ search_key(struct sparse *sp)
 		k->key = toupper((unsigned char)*s) == 'B' ? K_BODY : K_TEXT;
 		if ((k->str = search_string(sp)) == NULL)
 			return NULL;
+		imap_text_key_init(&k->text, a, k->key == K_BODY ?
+		    IMAP_TEXT_BODY : IMAP_TEXT_ALL, NULL, k->str);
 		sp->needs_text = true;
 		return k;
 	}
@@ -351,138 +352,86 @@ search_saved_has(const struct imap_session *is, uint32_t uid)
 struct smsg {
 	struct imap_session *is;
 	uint32_t seq, count, maxuid;
-	char *text;			/* the message, or NULL */
-	size_t len, hdr_len;		/* hdr_len: up to the empty line */
-	bool loaded;
+	struct imap_text_key **texts;	/* every text key of the search */
+	size_t ntexts;
+	struct fc_arena *tmp;		/* one message's parse */
+	time_t sent_day;		/* the Date field's day, as written */
+	bool has_sent;
+	bool loaded, readable;
 };
 
-static bool
-contains(const char *hay, size_t n, const char *needle)
+/* Gathers the text keys of the tree, to be matched in one reading. */
+static void
+smsg_collect(struct smsg *m, struct skey *k, size_t *alloc)
 {
-	size_t m = strlen(needle), i;
+	struct skey *e;
 
-	if (m == 0)
-		return true;
-	for (i = 0; i + m <= n; i++)
-		if (strncasecmp(hay + i, needle, m) == 0)
-			return true;
-	return false;
+	switch (k->key) {
+	case K_HEADER:
+	case K_BODY:
+	case K_TEXT:
+		if (m->ntexts == *alloc) {
+			struct imap_text_key **n;
+
+			*alloc = *alloc == 0 ? 8 : *alloc * 2;
+			n = fc_arena_alloc(m->is->arena, *alloc * sizeof(*n));
+			if (m->ntexts > 0)
+				memcpy(n, m->texts, m->ntexts * sizeof(*n));
+			m->texts = n;
+		}
+		m->texts[m->ntexts++] = &k->text;
+		break;
+	case K_NOT:
+		smsg_collect(m, k->a, alloc);
+		break;
+	case K_OR:
+		smsg_collect(m, k->a, alloc);
+		smsg_collect(m, k->b, alloc);
+		break;
+	case K_AND:
+		for (e = k->a; e != NULL; e = e->next)
+			smsg_collect(m, e, alloc);
+		break;
+	default:
+		break;
+	}
 }
 
 static void
+smsg_begin(struct smsg *m, struct skey *root, bool needs_text)
+{
+	size_t alloc = 0;
+
+	m->count = fc_mailbox_count(m->is->box);
+	m->maxuid = m->count > 0 ? fc_msg_uid(m->is->box, m->count) : 0;
+	if (!needs_text)
+		return;
+	smsg_collect(m, root, &alloc);
+	m->tmp = fc_arena_new("imap-search", 16384);
+}
+
+static void
+smsg_end(struct smsg *m)
+{
+	if (m->tmp != NULL)
+		fc_arena_free(&m->tmp);
+}
+
+/* Reads the message once for all its text keys and its sent date. */
+static void
 smsg_load(struct smsg *m)
 {
-	struct stat st;
-	size_t want, got = 0;
-	ssize_t r;
 	int fd;
-	char *p;
 
 	m->loaded = true;
+	m->readable = false;
+	fc_arena_reset(m->tmp);
 	fd = fc_msg_open(m->is->box, m->seq, NULL);
 	if (fd < 0)
 		return;
-	if (fstat(fd, &st) < 0) {
-		close(fd);
-		return;
-	}
-	want = (size_t)st.st_size < IMAP_SEARCH_TEXT_MAX ?
-	    (size_t)st.st_size : IMAP_SEARCH_TEXT_MAX;
-	m->text = fc_malloc(want + 1);
-	while (got < want) {
-		r = pread(fd, m->text + got, want - got, (off_t)got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
+	m->readable = imap_text_scan(fd, m->tmp, m->texts, m->ntexts,
+	    &m->sent_day, &m->has_sent) == 0;
 	close(fd);
-	m->text[got] = '\0';
-	m->len = got;
-	m->hdr_len = got;
-	for (p = m->text; p < m->text + got; p++) {
-		p = memchr(p, '\n', (size_t)(m->text + got - p));
-		if (p == NULL)
-			break;
-		if (p + 1 < m->text + got && (p[1] == '\n'
-		    || (p[1] == '\r' && p + 2 < m->text + got
-		    && p[2] == '\n'))) {
-			m->hdr_len = (size_t)(p + 1 - m->text);
-			break;
-		}
-	}
-}
-
-/* The header field's values (all occurrences), unfolded, matched. */
-static bool
-header_match(struct smsg *m, const char *name, const char *value)
-{
-	size_t nl = strlen(name), i = 0;
-
-	while (i < m->hdr_len) {
-		size_t end = i, vstart;
-
-		/* the field runs to the next line not starting with WSP */
-		for (;;) {
-			const char *e = memchr(m->text + end, '\n',
-			    m->hdr_len - end);
-
-			end = e == NULL ? m->hdr_len : (size_t)(e - m->text) + 1;
-			if (end >= m->hdr_len || (m->text[end] != ' '
-			    && m->text[end] != '\t'))
-				break;
-		}
-		if (end - i > nl && strncasecmp(m->text + i, name, nl) == 0
-		    && m->text[i + nl] == ':') {
-			vstart = i + nl + 1;
-			if (contains(m->text + vstart, end - vstart, value))
-				return true;
-		}
-		i = end;
-	}
-	return false;
-}
-
-static time_t
-sent_date(struct smsg *m)
-{
-	/* Date: [day, ]dd Mon yyyy ... : the day it names */
-	size_t i = 0;
-
-	while (i < m->hdr_len) {
-		const char *e = memchr(m->text + i, '\n', m->hdr_len - i);
-		size_t end = e == NULL ? m->hdr_len : (size_t)(e - m->text) + 1;
-
-		if (end - i > 5 && strncasecmp(m->text + i, "Date:", 5) == 0) {
-			char buf[128], mon[4];
-			const char *p;
-			int day, year, k;
-			size_t n = end - i - 5;
-			struct tm tm;
-
-			if (n >= sizeof(buf))
-				n = sizeof(buf) - 1;
-			memcpy(buf, m->text + i + 5, n);
-			buf[n] = '\0';
-			p = strchr(buf, ',');
-			p = p != NULL ? p + 1 : buf;
-			if (sscanf(p, "%d %3s %d", &day, mon, &year) != 3)
-				return 0;
-			for (k = 0; k < 12; k++)
-				if (strcasecmp(mon, months[k]) == 0)
-					break;
-			if (k == 12)
-				return 0;
-			memset(&tm, 0, sizeof(tm));
-			tm.tm_mday = day;
-			tm.tm_mon = k;
-			tm.tm_year = (year < 100 ? year + 1900 : year) - 1900;
-			return timegm(&tm);
-		}
-		i = end;
-	}
-	return 0;
 }
 
 static bool
@@ -528,11 +477,9 @@ search_match(struct smsg *m, const struct skey *k)
 	case K_SENTSINCE:
 		if (!m->loaded)
 			smsg_load(m);
-		if (m->text == NULL)
+		if (!m->readable || !m->has_sent)
 			return false;
-		day = sent_date(m);
-		if (day == 0)
-			return false;
+		day = m->sent_day;
 		return k->key == K_SENTBEFORE ? day < k->date :
 		    k->key == K_SENTON ? day == k->date : day >= k->date;
 	case K_SEQ:
@@ -558,14 +505,7 @@ search_match(struct smsg *m, const struct skey *k)
 	case K_TEXT:
 		if (!m->loaded)
 			smsg_load(m);
-		if (m->text == NULL)
-			return false;
-		if (k->key == K_HEADER)
-			return header_match(m, k->str, k->str2);
-		if (k->key == K_BODY)
-			return contains(m->text + m->hdr_len,
-			    m->len - m->hdr_len, k->str);
-		return contains(m->text, m->len, k->str);
+		return m->readable && k->text.matched;
 	}
 	return false;
 }
@@ -666,8 +606,7 @@ imap_cmd_search(struct imap_session *is, struct imap_command *c,
 	if (root == NULL)
 		return imap_bad(is, c->tag, "%s", sp.error != NULL ? sp.error :
 		    "Invalid search");
-	m.count = fc_mailbox_count(is->box);
-	m.maxuid = m.count > 0 ? fc_msg_uid(is->box, m.count) : 0;
+	smsg_begin(&m, root, sp.needs_text);
 	if (esearch)
 		hits = fc_arena_alloc(is->arena, ((size_t)m.count + 1) *
 		    sizeof(*hits));
@@ -685,13 +624,12 @@ imap_cmd_search(struct imap_session *is, struct imap_command *c,
 				imap_str_printf(&is->out, " %u", uid ?
 				    fc_msg_uid(is->box, seq) : seq);
 		}
-		free(m.text);
-		m.text = NULL;
 		if (is->out.len > 65536) {
 			fc_session_write(is->s, is->out.data, is->out.len);
 			imap_str_reset(&is->out);
 		}
 	}
+	smsg_end(&m);
 	if (ret & R_SAVE)
 		search_save(is, ret, hits, nhits);
 	if (esearch && ret == R_SAVE) {
@@ -750,8 +688,7 @@ imap_search_run(struct imap_session *is, const struct imap_arg *args,
 		*error_r = sp.error != NULL ? sp.error : "Invalid search";
 		return NULL;
 	}
-	m.count = fc_mailbox_count(is->box);
-	m.maxuid = m.count > 0 ? fc_msg_uid(is->box, m.count) : 0;
+	smsg_begin(&m, root, sp.needs_text);
 	hits = fc_arena_alloc(is->arena, ((size_t)m.count + 1) *
 	    sizeof(*hits));
 	for (seq = 1; seq <= m.count; seq++) {
@@ -759,9 +696,8 @@ imap_search_run(struct imap_session *is, const struct imap_arg *args,
 		m.loaded = false;
 		if (search_match(&m, root))
 			hits[nhits++] = seq;
-		free(m.text);
-		m.text = NULL;
 	}
+	smsg_end(&m);
 	*n_r = nhits;
 	return hits;
 }
