@@ -412,6 +412,41 @@ def test_append_8bit_header_needs_enable(imap):
     c.close()
 
 
+def test_multiappend_utf8_data(imap):
+    # MULTIAPPEND (RFC 3502) with each message in either form
+    c, _ = session(imap, "UTF8=ACCEPT")
+    plain = b"Subject: plain\r\n\r\nhello\r\n"
+    c.send(b"a1 APPEND INBOX {%d+}\r\n%s UTF8 (~{%d+}\r\n%s) (\\Seen) "
+           b"UTF8 (~{%d+}\r\n%s)\r\n"
+           % (len(plain), plain, len(UTF8_MSG), UTF8_MSG, len(UTF8_MSG),
+              UTF8_MSG))
+    _, status = c.until("a1")
+    assert re.match(r"OK \[APPENDUID \d+ 1:3\]", status), status
+    # the last message's ")" is missing: BAD, and the first message of
+    # the command is not kept either
+    c.send(b"a2 APPEND INBOX {%d+}\r\n%s UTF8 (~{%d+}\r\n%s\r\n"
+           % (len(plain), plain, len(UTF8_MSG), UTF8_MSG))
+    _, status = c.until("a2")
+    assert status.startswith("BAD"), status
+    lines = c.ok("STATUS INBOX (MESSAGES)")
+    assert lines == ['* STATUS "INBOX" (MESSAGES 3)']
+    c.close()
+
+
+def test_multiappend_8bit_header_refuses_all(imap):
+    # the second message's 8-bit header, without UTF8=ACCEPT: the
+    # whole command is refused and the first message is not kept
+    c, _ = session(imap)
+    plain = b"Subject: plain\r\n\r\nhello\r\n"
+    c.send(b"a1 APPEND INBOX {%d+}\r\n%s {%d+}\r\n%s\r\n"
+           % (len(plain), plain, len(UTF8_MSG), UTF8_MSG))
+    _, status = c.until("a1")
+    assert status.startswith("NO"), status
+    lines = c.ok("STATUS INBOX (MESSAGES)")
+    assert lines == ['* STATUS "INBOX" (MESSAGES 0)']
+    c.close()
+
+
 # ---------------------------------------------------------------------
 # A client that enables nothing: IMAP4rev1 as before
 
