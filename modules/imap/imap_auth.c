@@ -238,6 +238,13 @@ imap_cmd_enable(struct imap_session *is, struct imap_command *c)
 			is->condstore = true;
 			imap_str_adds(&is->out, " CONDSTORE");
 		}
+		/* RFC 7162 3.2.3: QRESYNC brings CONDSTORE with it */
+		if (imap_arg_is_atom(&c->args[i], "QRESYNC")
+		    && !is->qresync) {
+			is->qresync = true;
+			is->condstore = true;
+			imap_str_adds(&is->out, " QRESYNC");
+		}
 	}
 	imap_str_adds(&is->out, "\r\n");
 	imap_write_str(is);
