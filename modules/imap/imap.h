@@ -14,6 +14,7 @@
  *	imap_select.c	SELECT, EXAMINE, CLOSE, UNSELECT, EXPUNGE, CHECK,
  *			APPEND, STORE, COPY, MOVE, IDLE, the untagged news
  *	imap_fetch.c	FETCH, produced as the socket drains
+ *	imap_qresync.c	QRESYNC: VANISHED, SELECT's resynchronisation
  *	imap_search.c	SEARCH
  *	imap_sort.c	SORT, THREAD (imap_subject.c, imap_thread.c: the
  *			parts without I/O, see imap_sort.h)
@@ -115,6 +116,7 @@ struct imap_session {
 	bool utf8;			/* UTF8=ACCEPT or IMAP4rev2 */
 	bool rev2;
 	bool condstore;			/* CONDSTORE enabled (RFC 7162) */
+	bool qresync;			/* QRESYNC enabled: VANISHED */
 
 	/* the search result variable (RFC 5182), as UIDs, ascending:
 	 * empty at each SELECT */
@@ -238,6 +240,9 @@ void imap_flags_write(struct imap_session *is, uint32_t seq);
  * "$" is the saved search result */
 uint32_t *imap_seqs(struct imap_session *is, const char *set, bool uid,
     size_t *n_r);
+/* The first seq whose UID is at least uid (count + 1 if none). */
+uint32_t imap_uid_lower(struct fc_mailbox *box, uint32_t count,
+    uint32_t uid);
 /* ascending numbers as a sequence set ("1:3,7") */
 void imap_uidset_write(struct imap_str *out, const uint32_t *uids, size_t n);
 /* flag list to FC_FLAG_ bits and keywords; -1 for a bad flag */
@@ -249,6 +254,19 @@ enum fc_next imap_cmd_fetch(struct imap_session *is, struct imap_command *c,
     const struct imap_arg *args, size_t n, bool uid);
 enum fc_next imap_fetch_more(struct imap_session *is);
 void imap_fetch_abort(struct imap_session *is);
+
+/* imap_qresync.c */
+/* "* VANISHED uids" for ascending UIDs just expunged */
+void imap_vanished_uids(struct imap_session *is, const uint32_t *uids,
+    size_t n);
+/* "* VANISHED (EARLIER)" for the UIDs of set above "above" that are
+ * not in the mailbox (below UIDNEXT); nothing when there are none */
+void imap_vanished_earlier(struct imap_session *is,
+    const struct imap_seqset *set, uint32_t above);
+/* After SELECT's untagged answers: VANISHED (EARLIER) and the FETCH of
+ * what changed since the client's modseq */
+void imap_qresync_select(struct imap_session *is,
+    const struct imap_select_params *p);
 
 /* imap_search.c */
 enum fc_next imap_cmd_search(struct imap_session *is, struct imap_command *c,

@@ -108,4 +108,25 @@ int imap_seqset_parse(const char *s, struct fc_arena *a,
 bool imap_seqset_contains(const struct imap_seqset *set, uint32_t n,
     uint32_t max);
 
+/*
+ * The parameters of SELECT and EXAMINE after the mailbox name (RFC 4466
+ * select-params): "(CONDSTORE)" (RFC 7162 3.1.8) and "(QRESYNC
+ * (uidvalidity modseq [known-uids] [(seq-match uid-match)]))" (RFC 7162
+ * 3.2.5). Only the syntax is checked here: the two match sets must have
+ * as many numbers each, and no "*", since a number pairs with the one
+ * at the same place in the other set. 0, or -1 with *error_r.
+ */
+struct imap_select_params {
+	bool condstore;
+	bool qresync;
+	uint32_t uidvalidity;
+	uint64_t modseq;
+	struct imap_seqset known_uids;	/* count 0: not given */
+	struct imap_seqset seq_match;	/* count 0: not given */
+	struct imap_seqset uid_match;
+};
+
+int imap_select_params_parse(const struct imap_arg *list, struct fc_arena *a,
+    struct imap_select_params *p, const char **error_r);
+
 #endif

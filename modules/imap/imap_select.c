@@ -152,6 +152,8 @@ struct imap_news_ctx {
 	struct imap_session *is;
 	uint32_t *changed;
 	size_t nchanged, size;
+	uint32_t *gone;			/* QRESYNC: UIDs for VANISHED */
+	size_t ngone, gonesize;
 };
 
 static void
@@ -159,9 +161,18 @@ imap_news_expunged(void *arg, uint32_t seq, uint32_t uid)
 {
 	struct imap_news_ctx *nc = arg;
 
-	(void)uid;
-	fc_session_printf(nc->is->s, "* %u EXPUNGE\r\n", seq);
 	nc->is->exists--;
+	if (!nc->is->qresync) {
+		fc_session_printf(nc->is->s, "* %u EXPUNGE\r\n", seq);
+		return;
+	}
+	/* RFC 7162 3.2.10: one VANISHED for them all, after the sync */
+	if (nc->ngone == nc->gonesize) {
+		nc->gonesize = nc->gonesize == 0 ? 16 : nc->gonesize * 2;
+		nc->gone = fc_realloc(nc->gone,
+		    nc->gonesize * sizeof(*nc->gone));
+	}
+	nc->gone[nc->ngone++] = uid;
 }
 
 static void
@@ -199,8 +210,12 @@ imap_news(struct imap_session *is, bool expunges)
 		fc_log_session(is->s, FC_LOG_WARNING, "event=error op=sync "
 		    "reason=\"%s\"", fc_log_quote(is->arena, text, 200));
 		free(nc.changed);
+		free(nc.gone);
 		return;
 	}
+	if (nc.ngone > 0)
+		imap_vanished_uids(is, nc.gone, nc.ngone);
+	free(nc.gone);
 	count = fc_mailbox_count(is->box);
 	if (fc_mailbox_keyword_count(is->box) > is->keywords_sent
 	    && is->keywords_sent < 64) {
@@ -231,8 +246,7 @@ imap_news(struct imap_session *is, bool expunges)
 /* ------------------------------------------------------------------ */
 /* Sets */
 
-/* The first seq whose UID is at least uid (count + 1 if none). */
-static uint32_t
+uint32_t
 imap_uid_lower(struct fc_mailbox *box, uint32_t count, uint32_t uid)
 {
 	uint32_t lo = 1, hi = count + 1;
@@ -350,16 +364,20 @@ imap_cmd_select(struct imap_session *is, struct imap_command *c,
     bool readonly)
 {
 	const char *what = readonly ? "EXAMINE" : "SELECT";
+	struct imap_select_params params;
 	enum fc_next next;
-	const char *name;
+	const char *name, *err;
 	uint32_t count, seq, unseen = 0;
 
+	memset(&params, 0, sizeof(params));
 	if (c->count == 2) {
-		/* RFC 7162 3.1.8: SELECT mailbox (CONDSTORE) */
-		if (c->args[1].type != IMAP_ARG_LIST || c->args[1].count != 1
-		    || !imap_arg_is_atom(&c->args[1].list[0], "CONDSTORE"))
-			return imap_bad(is, c->tag, "Unknown %s parameter",
-			    what);
+		/* RFC 7162 3.1.8 (CONDSTORE), 3.2.5 (QRESYNC (...)) */
+		if (imap_select_params_parse(&c->args[1], is->arena, &params,
+		    &err) < 0)
+			return imap_bad(is, c->tag, "%s", err);
+		if (params.qresync && !is->qresync)
+			return imap_bad(is, c->tag, "QRESYNC is not enabled: "
+			    "ENABLE QRESYNC first");
 		is->condstore = true;
 	} else if (c->count != 1)
 		return imap_bad(is, c->tag, "%s mailbox", what);
@@ -367,7 +385,8 @@ imap_cmd_select(struct imap_session *is, struct imap_command *c,
 		return next;
 	if (is->box != NULL) {
 		imap_close_mailbox(is);
-		/* RFC 7162 3.2.11 would say [CLOSED]; harmless for all */
+		/* RFC 7162 3.2.11: where the old mailbox's responses end;
+		 * harmless to clients without QRESYNC */
 		imap_untagged(is, "OK [CLOSED] Previous mailbox closed");
 	}
 	if (fc_mailbox_open(is->store, name, readonly ? FC_OPEN_READONLY : 0,
@@ -400,6 +419,8 @@ imap_cmd_select(struct imap_session *is, struct imap_command *c,
 	    fc_mailbox_uidvalidity(is->box), fc_mailbox_uidnext(is->box),
 	    (unsigned long long)fc_mailbox_highestmodseq(is->box));
 	imap_write_str(is);
+	if (params.qresync)
+		imap_qresync_select(is, &params);
 	return imap_ok(is, c->tag, "[%s] %s completed", is->readonly ?
 	    "READ-ONLY" : "READ-WRITE", what);
 }
