@@ -390,7 +390,11 @@ fc_deflate_filter_new(struct event_base *base, struct bufferevent *under,
 		return NULL;
 	d->error = error;
 	d->error_arg = arg;
+	/* deferred callbacks: a write that the filter compresses at once
+	 * must not call the session's write callback from inside
+	 * fc_session_write() */
 	d->bev = bufferevent_filter_new(under, deflate_filter_in,
-	    deflate_filter_out, BEV_OPT_CLOSE_ON_FREE, deflate_filter_free, d);
+	    deflate_filter_out, BEV_OPT_CLOSE_ON_FREE |
+	    BEV_OPT_DEFER_CALLBACKS, deflate_filter_free, d);
 	return d->bev;
 }
