@@ -84,7 +84,7 @@ struct fc_session {
 	struct fc_listen *listen;
 	struct bufferevent *bev;	/* the top filter: TLS, compression */
 	SSL *ssl;
-	struct fc_deflate *deflate;	/* owned by its filter, the top one */
+	struct fc_deflate *deflate;	/* owned by the top filter */
 	char id[17];
 
 	struct sockaddr_storage peer;
@@ -1119,8 +1119,7 @@ session_start_compress(struct fc_session *s)
 	s->deflate = d;
 	s->bev = filter;
 	session_setup_bev(s);
-	fc_log_session(s, FC_LOG_INFO, "event=compress algorithm=deflate "
-	    "zlib_bytes=%zu", fc_deflate_memory(d));
+	fc_log_session(s, FC_LOG_INFO, "event=compress algorithm=deflate");
 }
 
 int

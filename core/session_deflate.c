@@ -40,11 +40,11 @@
 
 #include "session_deflate.h"
 
-#define DEFLATE_LEVEL		6	/* zlib's default: speed vs size */
+#define DEFLATE_LEVEL		6	/* zlib's default */
 #define DEFLATE_WINDOW_BITS	12	/* 4 KiB window */
 #define DEFLATE_MEM_LEVEL	5
 #define INFLATE_WINDOW_BITS	15	/* whatever the client uses */
-#define CHUNK			16384	/* output reserved per zlib call */
+#define CHUNK			16384	/* output room per zlib call */
 
 struct fc_deflate {
 	z_stream in;			/* inflate: from the client */
@@ -53,13 +53,13 @@ struct fc_deflate {
 	bool in_failed;
 	const char *in_why;
 	bool in_pending;		/* zlib may hold inflated bytes */
-	bool unflushed;			/* deflated since the last sync flush */
+	bool unflushed;			/* deflated since the last flush */
 	size_t memory, peak;		/* what zlib holds, at most */
 
 	/* the filter */
 	struct bufferevent *bev;
-	struct event *flush_ev;		/* once per loop turn with output */
-	struct event *error_ev;		/* reports a corrupt input stream */
+	struct event *flush_ev;		/* once per loop turn of output */
+	struct event *error_ev;		/* reports a corrupt stream */
 	fc_deflate_error_fn *error;
 	void *error_arg;
 };

@@ -26,7 +26,8 @@
 #include "tap.h"
 
 #define NELEMS(a)	(sizeof(a) / sizeof((a)[0]))
-#define LIMIT		65536	/* the session's default max_input_buffer */
+/* the session's input high-water mark with the default settings */
+#define LIMIT		65536
 
 /* Compresses text as the server does, with a sync flush at the end. */
 static struct evbuffer *
@@ -131,8 +132,8 @@ test_round_trips(void)
 	} rows[] = {
 		{ "one byte", "a" },
 		{ "a tagged line", "a1 OK LOGIN completed\r\n" },
-		{ "pipelined commands", "a SELECT INBOX\r\nb FETCH 1:* FLAGS\r\n"
-		  "c IDLE\r\nDONE\r\n" },
+		{ "pipelined commands", "a SELECT INBOX\r\n"
+		  "b FETCH 1:* FLAGS\r\nc IDLE\r\nDONE\r\n" },
 		{ "a literal", "a LOGIN {5}\r\nuser1 {3}\r\npw!\r\n" },
 	};
 	size_t i, len, wlen;
