@@ -23,7 +23,7 @@
 
 #include "session_deflate.h"
 
-#define FUZZ_OUT_MAX	(1u << 20)
+#define FUZZ_OUT_MAX	(64u << 10)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
