@@ -14,10 +14,17 @@ import zlib
 import pytest
 
 from conftest import PASSWORD
-from harness import ConnectionClosed, client_tls_context, rss_kb
+from harness import FACTEURD, ConnectionClosed, client_tls_context, rss_kb
 from test_imap_support import message, module_imap_server
 
 HEADERS = 300
+
+
+def sanitized():
+    """An ASan build: its quarantine keeps freed memory resident and its
+    redzones pad every block, so resident sizes say nothing there."""
+    with open(FACTEURD, "rb") as f:
+        return b"__asan_init" in f.read()
 
 
 @pytest.fixture(scope="module")
@@ -318,7 +325,8 @@ def test_bomb_is_bounded(imap):
     after = rss_kb(w)
     print("64 MiB line in %d compressed bytes; worker RSS %d -> %d kB"
           % (sent, before, after))
-    assert after - before < 8 * 1024, (before, after)
+    if not sanitized():
+        assert after - before < 8 * 1024, (before, after)
     c.close()
 
 
@@ -344,4 +352,5 @@ def test_memory_per_connection(imap):
           % (per_plain, per_z))
     for c in plain + zs:
         c.close()
-    assert per_z < 160 * 1024, per_z
+    if not sanitized():
+        assert per_z < 160 * 1024, per_z
