@@ -1,6 +1,7 @@
 /*
- * session.c - one client connection: limits, TLS, timeouts, and the
- * input modes and output of include/facteur/session.h.
+ * session.c - one client connection: limits, TLS, compression (the
+ * stream itself is session_deflate.c), timeouts, and the input modes and
+ * output of include/facteur/session.h.
  *
  * States. READY: input is framed and handed to the module. WAIT: the
  * module waits for something (fc_session_resume() ends it). MORE: the
