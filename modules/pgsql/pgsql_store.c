@@ -16,7 +16,9 @@
  *
  * Messages are stored with LF line ends, like the maildir module does,
  * once per content (bodies, by SHA-256); copies share their body.
- * fc_msg_open() gives a sealed memfd holding the message.
+ * fc_msg_open() gives a sealed memfd holding the message;
+ * fc_msg_open_header() one holding its header alone, and the message
+ * cache (fc_msg_cache_get/put) lives beside the body, shared by copies.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -931,6 +933,114 @@ pg_index_open_message(struct fc_store *st, void *index, uint32_t uid,
 	return fd;
 }
 
+/*
+ * The header alone, from the length the append recorded (or computed
+ * in the database for a body stored before schema 3): SEARCH and SORT
+ * on header fields need not bring the body over. A header larger than
+ * a piece (rare, and hostile when it is) is read with the body.
+ */
+static int
+pg_index_open_header(struct fc_store *st, void *index, uint32_t uid,
+    bool *crlf_r)
+{
+	struct pg_index *ix = index;
+	char uidbuf[16], maxbuf[24];
+	const char *v[3] = { ix->idbuf, uidbuf, maxbuf };
+	PGresult *r;
+	int fd, e = 0;
+
+	snprintf(uidbuf, sizeof(uidbuf), "%" PRIu32, uid);
+	snprintf(maxbuf, sizeof(maxbuf), "%d", PG_BODY_PIECE);
+	r = pgsql_st_exec(st, PS_HEADER, 3, v, NULL, NULL, 1);
+	if (r == NULL)
+		return -1;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return fc_store_fail(st, FC_ERR_EXPUNGED, "message %"
+		    PRIu32 " was expunged", uid);
+	}
+	if (pg_int(r, 0, 1) > PG_BODY_PIECE) {
+		PQclear(r);
+		return pg_index_open_message(st, index, uid, crlf_r);
+	}
+	fd = memfd_create("facteur-header", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0) {
+		PQclear(r);
+		return fc_store_fail(st, FC_ERR_TEMP, "a copy of message %"
+		    PRIu32 ": %s", uid, strerror(errno));
+	}
+	if (pg_write_all(fd, PQgetvalue(r, 0, 0),
+	    (size_t)PQgetlength(r, 0, 0)) < 0 || lseek(fd, 0, SEEK_SET) < 0)
+		e = errno;
+	PQclear(r);
+	if (e != 0) {
+		close(fd);
+		return fc_store_fail(st, FC_ERR_TEMP, "a copy of message %"
+		    PRIu32 ": %s", uid, strerror(e));
+	}
+	(void)fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW |
+	    F_SEAL_SHRINK | F_SEAL_SEAL);
+	if (crlf_r != NULL)
+		*crlf_r = false;
+	return fd;
+}
+
+static int
+pg_index_cache_get(struct fc_store *st, void *index, uint32_t uid,
+    struct fc_arena *a, const char **data_r, size_t *len_r)
+{
+	struct pg_index *ix = index;
+	char uidbuf[16];
+	const char *v[2] = { ix->idbuf, uidbuf };
+	PGresult *r;
+	char *data;
+	size_t len;
+
+	snprintf(uidbuf, sizeof(uidbuf), "%" PRIu32, uid);
+	r = pgsql_st_exec(st, PS_CACHE_GET, 2, v, NULL, NULL, 1);
+	if (r == NULL)
+		return -1;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return fc_store_fail(st, FC_ERR_EXPUNGED, "message %"
+		    PRIu32 " was expunged", uid);
+	}
+	if (PQgetisnull(r, 0, 0)) {
+		PQclear(r);
+		return 0;
+	}
+	len = (size_t)PQgetlength(r, 0, 0);
+	data = fc_arena_alloc(a, len + 1);
+	memcpy(data, PQgetvalue(r, 0, 0), len);
+	PQclear(r);
+	*data_r = data;
+	*len_r = len;
+	return 1;
+}
+
+static int
+pg_index_cache_put(struct fc_store *st, void *index, uint32_t uid,
+    const void *data, size_t len)
+{
+	struct pg_index *ix = index;
+	char uidbuf[16];
+	const char *v[3] = { ix->idbuf, uidbuf, data };
+	int lengths[3] = { 0, 0, (int)len }, formats[3] = { 0, 0, 1 };
+	PGresult *r;
+
+	if (len > PG_BODY_PIECE)
+		return fc_store_fail(st, FC_ERR_LIMIT, "a cache entry of %zu "
+		    "bytes", len);
+	if (len == 0)
+		v[2] = "";		/* bytea needs a pointer */
+	snprintf(uidbuf, sizeof(uidbuf), "%" PRIu32, uid);
+	r = pgsql_st_exec(st, PS_CACHE_PUT, 3, v, lengths, formats, 0);
+	if (r == NULL)
+		return -1;
+	PQclear(r);
+	return 0;
+}
+
 static int
 pg_index_watch(struct fc_store *st, void *index, void (*fn)(void *arg),
     void *arg)
@@ -978,4 +1088,7 @@ const struct fc_storage_ops pgsql_storage_ops = {
 	.index_copy = pg_index_copy,
 	.index_open_message = pg_index_open_message,
 	.index_watch = pg_index_watch,
+	.index_open_header = pg_index_open_header,
+	.index_cache_get = pg_index_cache_get,
+	.index_cache_put = pg_index_cache_put,
 };
