@@ -5,7 +5,9 @@
  * any message is looked at), then every message of the view is tested.
  * Keys on flags, sizes, dates and sets use the view alone; keys on the
  * message's text (FROM, SUBJECT, HEADER, BODY, TEXT, SENT*) read its
- * file, once per message and only when such a key is present. Text
+ * file, once per message and only when such a key is present; keys on
+ * header fields read the header alone (fc_msg_open_header(): the body
+ * stays in the database on pgsql), BODY and TEXT the whole message. Text
  * matches are case-insensitive substring matches on the stored bytes
  * (ASCII case folding; RFC 2047 words and transfer encodings are not
  * decoded). CHARSET may be UTF-8 or US-ASCII; others get NO
@@ -331,6 +333,8 @@ struct smsg {
 	char *text;			/* the message, or NULL */
 	size_t len, hdr_len;		/* hdr_len: up to the empty line */
 	bool loaded;
+	bool whole;			/* text is the whole message */
+	bool unavailable;		/* the store failed for one */
 };
 
 static bool
@@ -346,8 +350,9 @@ contains(const char *hay, size_t n, const char *needle)
 	return false;
 }
 
+/* Reads the message's header, or all of it with whole. */
 static void
-smsg_load(struct smsg *m)
+smsg_load(struct smsg *m, bool whole)
 {
 	struct stat st;
 	size_t want, got = 0;
@@ -355,10 +360,19 @@ smsg_load(struct smsg *m)
 	int fd;
 	char *p;
 
-	m->loaded = true;
-	fd = fc_msg_open(m->is->box, m->seq, NULL);
-	if (fd < 0)
+	if (m->loaded && (m->whole || !whole))
 		return;
+	free(m->text);
+	m->text = NULL;
+	m->loaded = true;
+	m->whole = whole;
+	fd = whole ? fc_msg_open(m->is->box, m->seq, NULL) :
+	    fc_msg_open_header(m->is->box, m->seq, NULL);
+	if (fd < 0) {
+		if (fc_store_error(m->is->store, NULL) != FC_ERR_EXPUNGED)
+			m->unavailable = true;
+		return;
+	}
 	if (fstat(fd, &st) < 0) {
 		close(fd);
 		return;
@@ -503,8 +517,7 @@ search_match(struct smsg *m, const struct skey *k)
 	case K_SENTBEFORE:
 	case K_SENTON:
 	case K_SENTSINCE:
-		if (!m->loaded)
-			smsg_load(m);
+		smsg_load(m, false);
 		if (m->text == NULL)
 			return false;
 		day = sent_date(m);
@@ -531,8 +544,7 @@ search_match(struct smsg *m, const struct skey *k)
 	case K_HEADER:
 	case K_BODY:
 	case K_TEXT:
-		if (!m->loaded)
-			smsg_load(m);
+		smsg_load(m, k->key != K_HEADER);
 		if (m->text == NULL)
 			return false;
 		if (k->key == K_HEADER)
@@ -656,6 +668,9 @@ imap_cmd_search(struct imap_session *is, struct imap_command *c,
 	imap_str_adds(&is->out, "\r\n");
 	imap_write_str(is);
 	imap_news(is, uid);
+	if (m.unavailable)
+		return imap_no(is, c->tag, "[UNAVAILABLE] Some messages could "
+		    "not be read, try again later");
 	return imap_ok(is, c->tag, "SEARCH completed");
 }
 
