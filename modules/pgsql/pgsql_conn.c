@@ -112,6 +112,14 @@ static const struct pgsql_stmt_def stmt_defs[PS_COUNT] = {
 	[PS_CACHE_GET] = { "cache_get",
 	    "SELECT b.cache FROM messages m JOIN bodies b ON b.hash = m.hash "
 	    "WHERE m.mailbox_id = $1 AND m.uid = $2", 2 },
+	/* the caches of the messages from UID $2 on ($3 of them), as
+	 * (uid as text, cache if at most $4 bytes, its length as text) */
+	[PS_CACHE_AHEAD] = { "cache_ahead",
+	    "SELECT m.uid::text, CASE WHEN length(b.cache) <= $4::integer "
+	    "THEN b.cache END, length(b.cache)::text FROM messages m "
+	    "JOIN bodies b ON b.hash = m.hash "
+	    "WHERE m.mailbox_id = $1 AND m.uid >= $2 "
+	    "ORDER BY m.uid LIMIT $3", 4 },
 	/* header_len too, for a body stored before schema 3. A cache
 	 * lost in a crash is made again, so its commit need not wait for
 	 * the disk: the first FETCH of 5,000 messages would otherwise wait
