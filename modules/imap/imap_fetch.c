@@ -17,7 +17,10 @@
  *
  * ENVELOPE, BODY and BODYSTRUCTURE come from the store's message cache
  * when it has one (imap_cache.h) and no body section is asked for: the
- * message is then neither read nor parsed.
+ * message is then neither read nor parsed. When the only sections are
+ * of the message's header (HEADER.FIELDS, as clients list mail) and
+ * neither BODY nor BODYSTRUCTURE is asked for, the header is all that
+ * is read (fc_msg_open_header()).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -69,6 +72,7 @@ struct imap_fetch {
 	size_t nitems;
 	bool need_mime;
 	bool need_body;			/* a section: the file and tree */
+	bool header_only;		/* ... of the header alone */
 	bool sets_seen;
 	uint32_t *seqs;
 	size_t nseqs, next;
@@ -288,6 +292,7 @@ imap_cmd_fetch(struct imap_session *is, struct imap_command *c,
 	const char *err = "Invalid FETCH item";
 	size_t size = 0, i, k;
 	bool has_uid = false, has_modseq = false, changed = false;
+	bool whole = false;
 	uint64_t since = 0;
 
 	if (n == 3) {
@@ -337,6 +342,10 @@ imap_cmd_fetch(struct imap_session *is, struct imap_command *c,
 			f->need_mime = true;
 		if (it->kind == F_SECTION || it->kind == F_BINARY_SIZE)
 			f->need_body = true;
+		if (it->kind == F_BODY || it->kind == F_BODYSTRUCTURE ||
+		    it->kind == F_BINARY_SIZE || (it->kind == F_SECTION &&
+		    !imap_section_is_top_header(it->sec)))
+			whole = true;
 		if (it->kind == F_SECTION && !it->peek && !is->readonly)
 			f->sets_seen = true;
 	}
@@ -344,6 +353,7 @@ imap_cmd_fetch(struct imap_session *is, struct imap_command *c,
 	 * carries MODSEQ */
 	if (is->condstore && !has_modseq)
 		imap_fetch_add(f, is->arena, &size)->kind = F_MODSEQ;
+	f->header_only = f->need_body && !whole;
 	if ((f->seqs = imap_seqs(is, args[0].str, uid, &f->nseqs)) == NULL)
 		return imap_bad(is, c->tag, "Invalid message set");
 	if (changed) {
@@ -419,7 +429,8 @@ imap_fetch_open(struct imap_session *is, struct imap_fetch *f)
 			return 0;
 		}
 	}
-	f->fd = fc_msg_open(is->box, f->seq, &f->crlf);
+	f->fd = f->header_only ? fc_msg_open_header(is->box, f->seq,
+	    &f->crlf) : fc_msg_open(is->box, f->seq, &f->crlf);
 	if (f->fd < 0)
 		return -1;
 	f->root = fc_mime_parse_fd(f->msg_arena, f->fd, limits);

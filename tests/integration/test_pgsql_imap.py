@@ -165,7 +165,18 @@ def test_fetch_same_as_maildir_first_and_second_time(pg, md, loaded):
     assert fetch(p, "(ENVELOPE)") == fetch_md(md, "(ENVELOPE)")
     assert fetch(p, "(UID BODYSTRUCTURE BODY.PEEK[HEADER])") == \
         fetch_md(md, "(UID BODYSTRUCTURE BODY.PEEK[HEADER])")
+    # sections of the header alone: the header is all pgsql reads
+    for items in HEADER_ITEMS:
+        assert fetch(p, items) == fetch_md(md, items), items
     p.logout()
+
+
+HEADER_ITEMS = [
+    "(UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT FROM DATE)])",
+    "(ENVELOPE RFC822.HEADER)",
+    "(BODY.PEEK[HEADER]<0.50>)",
+    "(BODY.PEEK[HEADER.FIELDS.NOT (RECEIVED)] BODY.PEEK[1.MIME])",
+]
 
 
 def fetch_md(md, items):
@@ -174,6 +185,30 @@ def fetch_md(md, items):
     out = fetch(m, items)
     m.logout()
     return out
+
+
+def test_header_reads_read_the_header_alone(pg, loaded):
+    """Sections of the header, header SEARCH and SORT read header_len
+    bytes: with a wrong length they see less (this is how it shows)."""
+    p = login_pg(pg)
+    p.select("INBOX", readonly=True)
+    items = "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])"
+    both = "(BODY BODY.PEEK[HEADER.FIELDS (SUBJECT)])"
+    want = fetch(p, items)
+    want_both = fetch(p, both)
+    found = p.search(None, "SUBJECT", "a")
+    assert found[0] == "OK" and found[1][0], found
+    db(pg, "UPDATE bodies SET header_len = 1")
+    try:
+        assert fetch(p, items) != want
+        assert p.search(None, "SUBJECT", "a") == ("OK", [b""])
+        # with BODY the whole message is read and parsed
+        assert fetch(p, both) == want_both
+    finally:
+        db(pg, "UPDATE bodies SET header_len = facteur_header_len(data)")
+    assert fetch(p, items) == want
+    assert p.search(None, "SUBJECT", "a") == found
+    p.logout()
 
 
 def test_utf8_accept_sessions(pg, md, loaded):
@@ -205,9 +240,11 @@ def test_bodies_from_before_the_migration(pg, md, loaded):
     want = fetch_md(md, ITEMS)
     p = login_pg(pg)
     p.select("INBOX", readonly=True)
-    # the header alone, computed in the database for such a body
+    # the header alone, its length computed in the database
     typ, data = p.search(None, "HEADER", "Subject", "a")
     assert typ == "OK", data
+    for items in HEADER_ITEMS:
+        assert fetch(p, items) == fetch_md(md, items), items
     assert fetch(p) == want
     assert db(pg, "SELECT count(*) FROM bodies WHERE cache IS NULL "
               "OR header_len IS NULL") == "0"
