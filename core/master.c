@@ -266,11 +266,22 @@ master_free_generation(struct generation *g)
 		}
 	}
 	fc_core_fini_modules(g->core);
-	fc_log(FC_LOG_DEBUG, "master: generation %u retired",
-	    g->core->generation);
 	fc_core_free(&g->core);
 	free(g->restart_at);
 	free(g);
+}
+
+/*
+ * An old generation's last worker is gone. A notice, not debug: after a
+ * reload it tells the admin (and the tests) that no connection can meet
+ * the old configuration any more.
+ */
+static void
+master_retire_generation(struct generation *g)
+{
+	fc_log(FC_LOG_NOTICE, "master: generation %u retired",
+	    g->core->generation);
+	master_free_generation(g);
 }
 
 /* Workers, then the modules' processes (known after their init). */
@@ -324,7 +335,7 @@ master_worker_died(struct worker *w, int status)
 		return;			/* master_wait_ready() decides */
 	if (g != current || shutting_down || (clean && g->retiring)) {
 		if (g != current && g->alive == 0)
-			master_free_generation(g);
+			master_retire_generation(g);
 		return;
 	}
 	/* the current generation lost a worker: replace it */
@@ -543,7 +554,7 @@ master_reload(int *pending)
 	master_signal_generation(old, SIGUSR1);
 	master_close_unused(core, true);
 	if (old->alive == 0)
-		master_free_generation(old);
+		master_retire_generation(old);
 	fc_log(FC_LOG_NOTICE, "master: reloaded (generation %u, %u workers)",
 	    core->generation, g->nworkers);
 }

@@ -7,14 +7,16 @@
  * the index the back end keeps (shared by the views of one worker).
  * Since another view may move the index's memory, its state is asked for
  * afresh at every use, never kept. The view only keeps, beside each UID,
- * the flags and keywords it last saw (13 bytes a message in all): the
- * index forgets an expunged message at once, even while this view still
- * shows it.
+ * the flags, keywords and modseq it last saw (21 bytes a message in
+ * all): the index forgets an expunged message at once, even while this
+ * view still shows it.
  *
  * A sync refreshes the index and compares: UIDs of the view missing from
  * the index were expunged (reported, or kept as "ghosts" when expunges
- * are held back: they keep their number and their last known flags and
- * keywords, read as empty otherwise, and cannot be opened); UIDs past
+ * are held back: they keep their number and their last known flags,
+ * keywords and modseq, read as empty otherwise, and cannot be opened;
+ * a CONDSTORE client is shown that modseq, not 0, which no message
+ * has); UIDs past
  * the view's last one are new; messages whose modseq passed the view's
  * high-water mark changed. A session's own STORE is
  * not reported back to it: fc_mailbox_store() remembers the (UID,
@@ -46,6 +48,7 @@ struct fc_mailbox {
 	uint32_t *uids;			/* the view */
 	uint8_t *flags;			/* as last seen, for ghosts */
 	uint64_t *keywords;
+	uint64_t *modseqs;
 	size_t count, alloc;
 	struct fc_index_record ghost;	/* what view_record() gives for one */
 	uint64_t seen_modseq;		/* changes up to here are known */
@@ -90,7 +93,7 @@ view_find(const struct fc_index_state *s, uint32_t uid)
 }
 
 /* The message at seq: its index record, or for a ghost (expunged, held
- * back) its last known flags and keywords, the rest empty. */
+ * back) its last known flags, keywords and modseq, the rest empty. */
 static const struct fc_index_record *
 view_record(struct fc_mailbox *box, uint32_t seq)
 {
@@ -106,6 +109,7 @@ view_record(struct fc_mailbox *box, uint32_t seq)
 	box->ghost.uid = box->uids[seq - 1];
 	box->ghost.flags = box->flags[seq - 1];
 	box->ghost.keywords = box->keywords[seq - 1];
+	box->ghost.modseq = box->modseqs[seq - 1];
 	return &box->ghost;
 }
 
@@ -121,6 +125,8 @@ view_grow(struct fc_mailbox *box, size_t need)
 	box->flags = fc_realloc(box->flags, box->alloc * sizeof(*box->flags));
 	box->keywords = fc_realloc(box->keywords, box->alloc *
 	    sizeof(*box->keywords));
+	box->modseqs = fc_realloc(box->modseqs, box->alloc *
+	    sizeof(*box->modseqs));
 }
 
 /* What a ghost of the message at position i will show. */
@@ -130,6 +136,7 @@ view_remember(struct fc_mailbox *box, size_t i,
 {
 	box->flags[i] = (uint8_t)(r->flags & FC_FLAGS_ALL);
 	box->keywords[i] = r->keywords;
+	box->modseqs[i] = r->modseq;
 }
 
 /* Puts a message at position i of the view, as the index shows it. */
@@ -187,6 +194,7 @@ fc_mailbox_close(struct fc_mailbox **boxp)
 	free(box->uids);
 	free(box->flags);
 	free(box->keywords);
+	free(box->modseqs);
 	free(box->own);
 	free(box->name);
 	free(box);
@@ -308,6 +316,7 @@ fc_mailbox_sync(struct fc_mailbox *box, unsigned int flags,
 			box->uids[o] = uid;
 			box->flags[o] = box->flags[i];
 			box->keywords[o] = box->keywords[i];
+			box->modseqs[o] = box->modseqs[i];
 			o++;
 			continue;
 		}

@@ -20,9 +20,10 @@
  * messages expunged (by their number at that moment), messages whose
  * flags changed, the new count. A sync may hold expunges back (IMAP must
  * not send EXPUNGE during FETCH, STORE or SEARCH); a held-back message
- * keeps its number and its last known flags, and opening it fails with
- * FC_ERR_EXPUNGED. Several sessions and processes may have the same
- * mailbox open; each sees the others' changes at its next sync.
+ * keeps its number and its last known flags, keywords and modseq, and
+ * opening it fails with FC_ERR_EXPUNGED. Several sessions and processes
+ * may have the same mailbox open; each sees the others' changes at its
+ * next sync.
  *
  * Durability. fc_append_commit(), fc_mailbox_expunge() and
  * fc_mailbox_copy() return once their change is on stable storage: an

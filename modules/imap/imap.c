@@ -1,7 +1,7 @@
 /*
- * imap.c - the IMAP module (RFC 3501 IMAP4rev1): directives, the
- * CAPABILITY list built once per configuration, and the protocol's
- * entry points.
+ * imap.c - the IMAP module (RFC 3501 IMAP4rev1, and RFC 9051 IMAP4rev2
+ * for a client that enables it): directives, the CAPABILITY list built
+ * once per configuration, and the protocol's entry points.
  *
  * A listener with the word `tls` is IMAPS (implicit TLS, port 993 by
  * convention); the others offer STARTTLS when the block has a
@@ -29,10 +29,11 @@
 
 /* What every session may use after login. */
 #define IMAP_CAPS \
-	"IMAP4rev1 LITERAL+ BINARY SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS " \
+	"IMAP4rev1 IMAP4rev2 UTF8=ACCEPT SEARCHRES " \
+	"LITERAL+ BINARY SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS " \
 	"MOVE UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS ESEARCH " \
 	"CONDSTORE STATUS=SIZE QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE " \
-	"SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES"
+	"SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES MULTIAPPEND QRESYNC"
 
 static const struct fc_directive imap_directives[] = {
 	{ .name = "greeting", .type = FC_D_STRING, .offset = IMAP_OFF(greeting),
@@ -53,8 +54,15 @@ static const struct fc_directive imap_directives[] = {
 	{ .name = "max_message_size", .type = FC_D_SIZE,
 	  .offset = IMAP_OFF(max_message), .def = "64M", .min = 1024,
 	  .syntax = "SIZE",
-	  .help = "largest message APPEND accepts; a larger announced "
+	  .help = "largest message APPEND accepts, and the largest the "
+	  "messages of one MULTIAPPEND may be together; a larger announced "
 	  "literal is refused before any byte is read" },
+	{ .name = "max_append_messages", .type = FC_D_UINT,
+	  .offset = IMAP_OFF(max_append_messages), .def = "100", .min = 1,
+	  .max = 10000, .syntax = "N",
+	  .help = "most messages one APPEND may carry (MULTIAPPEND); each "
+	  "waits uncommitted, a file open or its bytes in memory, until the "
+	  "last has come" },
 	{ .name = "login_timeout", .type = FC_D_TIME,
 	  .offset = IMAP_OFF(login_timeout), .def = "1m", .min = 1000,
 	  .syntax = "TIME",

@@ -14,6 +14,7 @@
  *	imap_select.c	SELECT, EXAMINE, CLOSE, UNSELECT, EXPUNGE, CHECK,
  *			APPEND, STORE, COPY, MOVE, IDLE, the untagged news
  *	imap_fetch.c	FETCH, produced as the socket drains
+ *	imap_qresync.c	QRESYNC: VANISHED, SELECT's resynchronisation
  *	imap_search.c	SEARCH
  *	imap_sort.c	SORT, THREAD (imap_subject.c, imap_thread.c: the
  *			parts without I/O, see imap_sort.h)
@@ -44,7 +45,8 @@ struct imap_conf {
 	char *greeting;
 	uint64_t max_literal;		/* a literal inside a command */
 	uint64_t max_command;		/* a whole command, literals included */
-	uint64_t max_message;		/* an APPEND */
+	uint64_t max_message;		/* an APPEND's messages together */
+	unsigned int max_append_messages; /* messages in one APPEND */
 	uint64_t login_timeout;		/* ms before login */
 	uint64_t idle_timeout;		/* ms after login (autologout) */
 
@@ -71,14 +73,24 @@ enum imap_input {
 	IMAP_IN_IDLE,			/* waiting for DONE */
 };
 
-/* An APPEND in progress (one message; MULTIAPPEND is not offered). */
+/*
+ * An APPEND in progress. With MULTIAPPEND (RFC 3502) the messages that
+ * came whole wait in held, uncommitted, until the command's last line:
+ * then all are committed, or none stays.
+ */
 struct imap_append {
 	char *tag;
 	char *mailbox;			/* UTF-8 */
 	unsigned int flags;
 	const char **keywords;
 	struct fc_append *ap;		/* the message goes straight in */
+	struct fc_append **held;	/* the earlier messages, whole */
+	size_t nheld;
+	uint64_t total;			/* bytes announced so far */
 	bool spooled;			/* all its bytes have arrived */
+	bool utf8_data;			/* UTF8 (~{n}...): ")" follows it */
+	int header_state;		/* where the scan of its header is */
+	bool header_8bit;		/* an 8-bit byte in its header */
 	bool failed;			/* a write error: refused at the end */
 	const char *error;		/* refused before the message came */
 };
@@ -104,6 +116,12 @@ struct imap_session {
 	bool utf8;			/* UTF8=ACCEPT or IMAP4rev2 */
 	bool rev2;
 	bool condstore;			/* CONDSTORE enabled (RFC 7162) */
+	bool qresync;			/* QRESYNC enabled: VANISHED */
+
+	/* the search result variable (RFC 5182), as UIDs, ascending:
+	 * empty at each SELECT */
+	uint32_t *saved;
+	size_t nsaved;
 
 	/* AUTHENTICATE */
 	struct fc_sasl *sasl;
@@ -183,6 +201,8 @@ enum fc_next imap_cmd_subscribe(struct imap_session *is,
 enum fc_next imap_cmd_status(struct imap_session *is, struct imap_command *c);
 /* GETQUOTA, GETQUOTAROOT, SETQUOTA */
 enum fc_next imap_cmd_quota(struct imap_session *is, struct imap_command *c);
+/* "* LIST (attributes) "/" name" for the mailbox SELECT opened (IMAP4rev2) */
+void imap_list_selected(struct imap_session *is, const char *name);
 
 /* imap_select.c */
 enum fc_next imap_cmd_select(struct imap_session *is, struct imap_command *c,
@@ -200,8 +220,15 @@ enum fc_next imap_idle_line(struct imap_session *is, char *line, size_t len);
 /* APPEND: the part of the command before its message literal */
 int imap_append_prepare(struct imap_session *is, struct imap_command *c,
     uint64_t size, const char **error_r);
-enum fc_next imap_append_finish(struct imap_session *is, const char *rest,
-    size_t len);
+/* MULTIAPPEND: the options of the next message, the line after the last
+ * one parsed as "x APPEND [(flags)] [date]" */
+int imap_append_next(struct imap_session *is, struct imap_command *c,
+    uint64_t size, const char **error_r);
+/* The command's last line has come: commit every message, or none. */
+enum fc_next imap_append_finish(struct imap_session *is);
+/* APPEND's message as it arrives: is there an 8-bit byte in its header
+ * (RFC 6855 4)? */
+void imap_append_scan(struct imap_append *ap, const char *data, size_t len);
 void imap_append_abort(struct imap_session *is);
 /* Untagged EXISTS, EXPUNGE and FETCH FLAGS for what others changed;
  * expunges only when allowed. */
@@ -209,9 +236,13 @@ void imap_news(struct imap_session *is, bool expunges);
 void imap_close_mailbox(struct imap_session *is);
 /* A message's flags as "(\Seen $Junk)" into is->out */
 void imap_flags_write(struct imap_session *is, uint32_t seq);
-/* the seqs of a sequence set or UID set, in order; NULL after a BAD */
+/* the seqs of a sequence set or UID set, in order; NULL after a BAD;
+ * "$" is the saved search result */
 uint32_t *imap_seqs(struct imap_session *is, const char *set, bool uid,
     size_t *n_r);
+/* The first seq whose UID is at least uid (count + 1 if none). */
+uint32_t imap_uid_lower(struct fc_mailbox *box, uint32_t count,
+    uint32_t uid);
 /* ascending numbers as a sequence set ("1:3,7") */
 void imap_uidset_write(struct imap_str *out, const uint32_t *uids, size_t n);
 /* flag list to FC_FLAG_ bits and keywords; -1 for a bad flag */
@@ -223,6 +254,19 @@ enum fc_next imap_cmd_fetch(struct imap_session *is, struct imap_command *c,
     const struct imap_arg *args, size_t n, bool uid);
 enum fc_next imap_fetch_more(struct imap_session *is);
 void imap_fetch_abort(struct imap_session *is);
+
+/* imap_qresync.c */
+/* "* VANISHED uids" for ascending UIDs just expunged */
+void imap_vanished_uids(struct imap_session *is, const uint32_t *uids,
+    size_t n);
+/* "* VANISHED (EARLIER)" for the UIDs of set above "above" that are
+ * not in the mailbox (below UIDNEXT); nothing when there are none */
+void imap_vanished_earlier(struct imap_session *is,
+    const struct imap_seqset *set, uint32_t above);
+/* After SELECT's untagged answers: VANISHED (EARLIER) and the FETCH of
+ * what changed since the client's modseq */
+void imap_qresync_select(struct imap_session *is,
+    const struct imap_select_params *p);
 
 /* imap_search.c */
 enum fc_next imap_cmd_search(struct imap_session *is, struct imap_command *c,

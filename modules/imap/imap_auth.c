@@ -1,7 +1,8 @@
 /*
  * imap_auth.c - before and around login: CAPABILITY, STARTTLS, LOGIN,
  * AUTHENTICATE (PLAIN and LOGIN through the core, with SASL-IR, RFC
- * 4959), ENABLE (RFC 5161), ID (RFC 2971) and NAMESPACE (RFC 2342).
+ * 4959), ENABLE (RFC 5161: CONDSTORE, QRESYNC, IMAP4rev2,
+ * UTF8=ACCEPT), ID (RFC 2971) and NAMESPACE (RFC 2342).
  *
  * Passwords cross only connections the core allows them on (TLS, or
  * loopback with the default plaintext_auth): elsewhere CAPABILITY says
@@ -237,6 +238,23 @@ imap_cmd_enable(struct imap_session *is, struct imap_command *c)
 		    && !is->condstore) {
 			is->condstore = true;
 			imap_str_adds(&is->out, " CONDSTORE");
+		} else if (imap_arg_is_atom(&c->args[i], "IMAP4rev2")
+		    && !is->rev2) {
+			/* RFC 9051: UTF-8 comes with it (names, headers) */
+			is->rev2 = true;
+			is->utf8 = true;
+			imap_str_adds(&is->out, " IMAP4rev2");
+		} else if (imap_arg_is_atom(&c->args[i], "UTF8=ACCEPT")
+		    && !is->utf8) {
+			/* RFC 6855 3: mailbox names in UTF-8 from now on */
+			is->utf8 = true;
+			imap_str_adds(&is->out, " UTF8=ACCEPT");
+		} else if (imap_arg_is_atom(&c->args[i], "QRESYNC")
+		    && !is->qresync) {
+			/* RFC 7162 3.2.3: CONDSTORE comes with it */
+			is->qresync = true;
+			is->condstore = true;
+			imap_str_adds(&is->out, " QRESYNC");
 		}
 	}
 	imap_str_adds(&is->out, "\r\n");

@@ -292,20 +292,38 @@ imap_cmd_fetch(struct imap_session *is, struct imap_command *c,
 	const char *err = "Invalid FETCH item";
 	size_t size = 0, i, k;
 	bool has_uid = false, has_modseq = false, changed = false;
-	bool whole = false;
+	bool vanished = false, whole = false;
 	uint64_t since = 0;
 
 	if (n == 3) {
-		/* RFC 7162 3.1.4: FETCH set items (CHANGEDSINCE modseq) */
+		/* RFC 7162 3.1.4: FETCH set items (CHANGEDSINCE modseq);
+		 * 3.2.6: UID FETCH set items (CHANGEDSINCE modseq VANISHED) */
 		const struct imap_arg *m = &args[2];
 
-		if (m->type != IMAP_ARG_LIST || m->count != 2
-		    || !imap_arg_is_atom(&m->list[0], "CHANGEDSINCE")
-		    || m->list[1].type != IMAP_ARG_ATOM
-		    || imap_parse_number(m->list[1].str, INT64_MAX, &since) < 0)
+		if (m->type != IMAP_ARG_LIST)
 			return imap_bad(is, c->tag, "FETCH set items "
 			    "(CHANGEDSINCE modseq)");
-		changed = true;
+		for (i = 0; i < m->count; i++) {
+			if (imap_arg_is_atom(&m->list[i], "CHANGEDSINCE")
+			    && !changed && i + 1 < m->count
+			    && m->list[i + 1].type == IMAP_ARG_ATOM
+			    && imap_parse_number(m->list[i + 1].str,
+			    INT64_MAX, &since) == 0) {
+				changed = true;
+				i++;
+			} else if (imap_arg_is_atom(&m->list[i], "VANISHED")
+			    && !vanished)
+				vanished = true;
+			else
+				return imap_bad(is, c->tag, "FETCH set items "
+				    "(CHANGEDSINCE modseq [VANISHED])");
+		}
+		if (!changed)
+			return imap_bad(is, c->tag, "FETCH set items "
+			    "(CHANGEDSINCE modseq)");
+		if (vanished && (!uid || !is->qresync))
+			return imap_bad(is, c->tag, "VANISHED needs UID FETCH "
+			    "and ENABLE QRESYNC");
 		is->condstore = true;
 		n = 2;
 	}
@@ -361,6 +379,13 @@ imap_cmd_fetch(struct imap_session *is, struct imap_command *c,
 			if (fc_msg_modseq(is->box, f->seqs[i]) > since)
 				f->seqs[k++] = f->seqs[i];
 		f->nseqs = k;
+	}
+	if (vanished) {
+		struct imap_seqset set;
+
+		/* the set parsed above; UIDs gone come before the rest */
+		if (imap_seqset_parse(args[0].str, is->arena, &set) == 0)
+			imap_vanished_earlier(is, &set, 0);
 	}
 	f->msg_arena = fc_arena_new("imap-fetch", 16384);
 	is->fetch = f;

@@ -5,8 +5,9 @@
  * DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE and STATUS (with SIZE, RFC
  * 8438).
  *
- * Names travel in modified UTF-7 (RFC 3501 5.1.3) and are UTF-8 inside;
- * the hierarchy separator is "/". Every name from a client goes through
+ * Names travel in modified UTF-7 (RFC 3501 5.1.3), or as UTF-8 once the
+ * client enabled UTF8=ACCEPT or IMAP4rev2, and are UTF-8 inside; the
+ * hierarchy separator is "/". Every name from a client goes through
  * imap_mailbox_arg(), which refuses what could leave the user's tree.
  * LIST patterns are matched without backtracking (one row of states per
  * name), so no pattern of stars costs more than its length times the
@@ -123,8 +124,32 @@ imap_pattern_arg(struct imap_session *is, const struct imap_arg *arg)
 	if (!imap_arg_is_string(arg) || strlen(arg->str) != arg->len)
 		return NULL;
 	if (is->utf8)
-		return arg->str;
+		return imap_str_utf8_valid((const unsigned char *)arg->str,
+		    arg->len) ? arg->str : NULL;
 	return fc_mutf7_decode(is->arena, arg->str, &reason);
+}
+
+void
+imap_list_selected(struct imap_session *is, const char *name)
+{
+	const struct fc_mailbox_info *list;
+	unsigned int attrs = 0;
+	size_t count, i;
+
+	/* the attributes LIST would give; none when the list fails, which
+	 * the SELECT that just opened the mailbox does not need */
+	if (fc_store_list(is->store, is->arena, &list, &count) == 0)
+		for (i = 0; i < count; i++)
+			if (strcmp(list[i].name, name) == 0) {
+				attrs = list[i].attrs;
+				break;
+			}
+	imap_str_adds(&is->out, "* LIST ");
+	imap_attrs_write(is, attrs & ~FC_MBOX_NONEXISTENT, false);
+	imap_str_adds(&is->out, " \"/\" ");
+	imap_name_write(is, name);
+	imap_str_adds(&is->out, "\r\n");
+	imap_write_str(is);
 }
 
 /* STATUS items: 0, or -1 for an unknown one. */
@@ -449,6 +474,22 @@ imap_cmd_create(struct imap_session *is, struct imap_command *c)
 	return imap_ok(is, c->tag, "CREATE completed");
 }
 
+/* Whether a mailbox has names below it. */
+static bool
+imap_has_children(struct imap_session *is, const char *name)
+{
+	const struct fc_mailbox_info *list;
+	size_t count, i, n = strlen(name);
+
+	if (fc_store_list(is->store, is->arena, &list, &count) < 0)
+		return false;
+	for (i = 0; i < count; i++)
+		if (strncmp(list[i].name, name, n) == 0
+		    && list[i].name[n] == '/')
+			return true;
+	return false;
+}
+
 enum fc_next
 imap_cmd_delete(struct imap_session *is, struct imap_command *c)
 {
@@ -464,8 +505,17 @@ imap_cmd_delete(struct imap_session *is, struct imap_command *c)
 	if (is->box != NULL && strcmp(fc_mailbox_name(is->box), name) == 0)
 		return imap_no(is, c->tag, "[INUSE] Unselect the mailbox "
 		    "first");
-	if (fc_store_delete(is->store, name) < 0)
-		return imap_store_no(is, c->tag, "DELETE");
+	if (fc_store_delete(is->store, name) < 0) {
+		if (!is->rev2 || fc_store_error(is->store, NULL)
+		    != FC_ERR_NOTFOUND)
+			return imap_store_no(is, c->tag, "DELETE");
+		/* RFC 9051 6.3.5: a \Noselect level with names below it
+		 * (the listing forgets the store's error: answer here) */
+		if (imap_has_children(is, name))
+			return imap_no(is, c->tag, "[HASCHILDREN] Delete "
+			    "the mailboxes below it first");
+		return imap_no(is, c->tag, "[NONEXISTENT] No such mailbox");
+	}
 	return imap_ok(is, c->tag, "DELETE completed");
 }
 

@@ -339,7 +339,9 @@ imap_literal_marker_binary(const char *line, size_t len, size_t marker_len)
 	if (marker_len >= len)
 		return false;
 	t = len - marker_len - 1;	/* where the "~" would be */
-	return line[t] == '~' && (t == 0 || line[t - 1] == ' ');
+	/* after "(" too: APPEND's UTF8 (~{n}) of RFC 6855 */
+	return line[t] == '~' && (t == 0 || line[t - 1] == ' '
+	    || line[t - 1] == '(');
 }
 
 bool
@@ -403,6 +405,13 @@ imap_seqset_parse(const char *s, struct fc_arena *a, struct imap_seqset *set)
 	size_t n = 1, i = 0;
 	const char *p;
 
+	set->saved = false;
+	if (strcmp(s, "$") == 0) {
+		set->ranges = NULL;
+		set->count = 0;
+		set->saved = true;
+		return 0;
+	}
 	for (p = s; *p != '\0'; p++)
 		if (*p == ',')
 			n++;
@@ -451,4 +460,105 @@ imap_seqset_contains(const struct imap_seqset *set, uint32_t n, uint32_t max)
 			return true;
 	}
 	return false;
+}
+
+/* How many numbers the set names, or -1 if it holds "*". */
+static int64_t
+seqset_size(const struct imap_seqset *set)
+{
+	int64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < set->count; i++) {
+		uint32_t lo = set->ranges[i].lo, hi = set->ranges[i].hi;
+
+		if (lo == 0 || hi == 0)
+			return -1;
+		n += lo <= hi ? (int64_t)hi - lo + 1 : (int64_t)lo - hi + 1;
+	}
+	return n;
+}
+
+/* QRESYNC's list: (uidvalidity modseq [known-uids] [(seqs uids)]) */
+static int
+select_qresync_parse(const struct imap_arg *l, struct fc_arena *a,
+    struct imap_select_params *p, const char **error_r)
+{
+	uint64_t n;
+	size_t i = 2;
+	int64_t nseq, nuid;
+
+	*error_r = "QRESYNC (uidvalidity modseq [known-uids] "
+	    "[(seq-match uid-match)])";
+	if (l->type != IMAP_ARG_LIST || l->count < 2 || l->count > 4)
+		return -1;
+	if (l->list[0].type != IMAP_ARG_ATOM
+	    || imap_parse_number(l->list[0].str, UINT32_MAX, &n) < 0 || n == 0)
+		return -1;
+	p->uidvalidity = (uint32_t)n;
+	/* mod-sequence-value: 0 asks for every message */
+	if (l->list[1].type != IMAP_ARG_ATOM
+	    || imap_parse_number(l->list[1].str, INT64_MAX, &p->modseq) < 0)
+		return -1;
+	if (i < l->count && l->list[i].type == IMAP_ARG_ATOM) {
+		if (imap_seqset_parse(l->list[i].str, a, &p->known_uids) < 0) {
+			*error_r = "Invalid known-uids";
+			return -1;
+		}
+		i++;
+	}
+	if (i < l->count) {
+		const struct imap_arg *m = &l->list[i];
+
+		if (m->type != IMAP_ARG_LIST || m->count != 2
+		    || m->list[0].type != IMAP_ARG_ATOM
+		    || m->list[1].type != IMAP_ARG_ATOM
+		    || imap_seqset_parse(m->list[0].str, a, &p->seq_match) < 0
+		    || imap_seqset_parse(m->list[1].str, a, &p->uid_match) < 0) {
+			*error_r = "Invalid (seq-match uid-match)";
+			return -1;
+		}
+		nseq = seqset_size(&p->seq_match);
+		nuid = seqset_size(&p->uid_match);
+		if (nseq < 0 || nuid < 0 || nseq != nuid) {
+			*error_r = "seq-match and uid-match must name as many "
+			    "numbers, without *";
+			return -1;
+		}
+		i++;
+	}
+	if (i != l->count)
+		return -1;
+	p->qresync = true;
+	return 0;
+}
+
+int
+imap_select_params_parse(const struct imap_arg *list, struct fc_arena *a,
+    struct imap_select_params *p, const char **error_r)
+{
+	size_t i;
+
+	memset(p, 0, sizeof(*p));
+	*error_r = "SELECT mailbox [(CONDSTORE | QRESYNC (...))]";
+	if (list->type != IMAP_ARG_LIST || list->count == 0)
+		return -1;
+	for (i = 0; i < list->count; i++) {
+		const struct imap_arg *arg = &list->list[i];
+
+		if (imap_arg_is_atom(arg, "CONDSTORE") && !p->condstore) {
+			p->condstore = true;
+			continue;
+		}
+		if (imap_arg_is_atom(arg, "QRESYNC") && !p->qresync
+		    && i + 1 < list->count) {
+			if (select_qresync_parse(&list->list[++i], a, p,
+			    error_r) < 0)
+				return -1;
+			continue;
+		}
+		*error_r = "Unknown or repeated SELECT parameter";
+		return -1;
+	}
+	return 0;
 }

@@ -70,7 +70,8 @@ int imap_literal_marker(const char *line, size_t len, uint64_t *size_r,
 /*
  * Whether the literal announced at the end of line (marker_len bytes,
  * from imap_literal_marker()) is a literal8: "~" before its "{", the
- * "~" at the line's start or after a space.
+ * "~" at the line's start or after a space or "(" (APPEND's "UTF8
+ * (~{n}", RFC 6855).
  */
 bool imap_literal_marker_binary(const char *line, size_t len,
     size_t marker_len);
@@ -84,8 +85,11 @@ int imap_parse_number(const char *s, uint64_t max, uint64_t *r);
 
 /*
  * Sequence sets: "1,3:5,7:*". A value 0 stands for "*" (the largest
- * number in use); '$' (a saved search) is refused. Ranges keep their
- * order and direction as given: 5:1 is 1:5.
+ * number in use). Ranges keep their order and direction as given: 5:1
+ * is 1:5. "$" alone is the saved search result (RFC 5182 SEARCHRES):
+ * saved is set and there are no ranges; the session knows what it
+ * holds. "$" mixed with numbers ("1,$") is refused, as Dovecot does:
+ * no client sends it, and it would mean two kinds of set in one.
  */
 struct imap_range {
 	uint32_t lo, hi;		/* 0: "*" */
@@ -94,12 +98,35 @@ struct imap_range {
 struct imap_seqset {
 	struct imap_range *ranges;
 	size_t count;
+	bool saved;			/* "$" */
 };
 
 int imap_seqset_parse(const char *s, struct fc_arena *a,
     struct imap_seqset *set);
-/* Whether n is in the set, with "*" meaning max (max 0: empty). */
+/* Whether n is in the set, with "*" meaning max (max 0: empty); never
+ * for "$", which only the session can resolve. */
 bool imap_seqset_contains(const struct imap_seqset *set, uint32_t n,
     uint32_t max);
+
+/*
+ * The parameters of SELECT and EXAMINE after the mailbox name (RFC 4466
+ * select-params): "(CONDSTORE)" (RFC 7162 3.1.8) and "(QRESYNC
+ * (uidvalidity modseq [known-uids] [(seq-match uid-match)]))" (RFC 7162
+ * 3.2.5). Only the syntax is checked here: the two match sets must have
+ * as many numbers each, and no "*", since a number pairs with the one
+ * at the same place in the other set. 0, or -1 with *error_r.
+ */
+struct imap_select_params {
+	bool condstore;
+	bool qresync;
+	uint32_t uidvalidity;
+	uint64_t modseq;
+	struct imap_seqset known_uids;	/* count 0: not given */
+	struct imap_seqset seq_match;	/* count 0: not given */
+	struct imap_seqset uid_match;
+};
+
+int imap_select_params_parse(const struct imap_arg *list, struct fc_arena *a,
+    struct imap_select_params *p, const char **error_r);
 
 #endif

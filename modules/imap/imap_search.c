@@ -5,23 +5,22 @@
  * any message is looked at), then every message of the view is tested.
  * Keys on flags, sizes, dates and sets use the view alone; keys on the
  * message's text (FROM, SUBJECT, HEADER, BODY, TEXT, SENT*) read its
- * file, once per message and only when such a key is present; keys on
- * header fields read the header alone (fc_msg_open_header(): the body
- * stays in the database on pgsql), BODY and TEXT the whole message. Text
- * matches are case-insensitive substring matches on the stored bytes
- * (ASCII case folding; RFC 2047 words and transfer encodings are not
- * decoded). CHARSET may be UTF-8 or US-ASCII; others get NO
- * [BADCHARSET]. RETURN (MIN MAX COUNT ALL) answers with ESEARCH (RFC
- * 4731).
+ * file, once per message, only when such a key is reached, and all of
+ * them in that one reading (imap_search_text.c: decoded text, Unicode
+ * case folding, bounded memory); when no key is on the body (BODY,
+ * TEXT), the header alone (fc_msg_open_header(): on pgsql the body
+ * stays in the database). CHARSET may be UTF-8 or US-ASCII;
+ * others get NO [BADCHARSET]. RETURN (MIN MAX COUNT ALL) answers with
+ * ESEARCH (RFC 4731), as does every SEARCH once IMAP4rev2 is enabled.
+ * RETURN (SAVE) keeps the result for "$" (RFC 5182), as UIDs so that
+ * expunges leave it right.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,16 +30,13 @@
 #include <facteur/storage.h>
 
 #include "imap.h"
-
-/* A message's text is read whole for text keys up to this size; larger
- * messages are searched in their first bytes only. */
-#define IMAP_SEARCH_TEXT_MAX	(8 * 1024 * 1024)
+#include "imap_search_text.h"
 
 enum key {
 	K_ALL = 0, K_FLAG, K_UNFLAG, K_KEYWORD, K_UNKEYWORD, K_NONE,
 	K_LARGER, K_SMALLER, K_BEFORE, K_ON, K_SINCE, K_SENTBEFORE, K_SENTON,
 	K_SENTSINCE, K_SEQ, K_UID, K_NOT, K_OR, K_AND, K_HEADER, K_BODY,
-	K_TEXT, K_MODSEQ,
+	K_TEXT, K_MODSEQ, K_SAVED,
 };
 
 struct skey {
@@ -53,6 +49,7 @@ struct skey {
 	struct imap_seqset set;
 	struct skey *a, *b;		/* NOT: a; OR: a b; AND: list in a */
 	struct skey *next;		/* in an AND list */
+	struct imap_text_key text;	/* HEADER, BODY, TEXT */
 };
 
 struct sparse {
@@ -228,6 +225,8 @@ search_key(struct sparse *sp)
 			k->str = hdrkeys[i];
 			if ((k->str2 = search_string(sp)) == NULL)
 				return NULL;
+			imap_text_key_init(&k->text, a, IMAP_TEXT_FIELD,
+			    k->str, k->str2);
 			sp->needs_text = true;
 			return k;
 		}
@@ -254,6 +253,8 @@ search_key(struct sparse *sp)
 		if ((k->str = search_string(sp)) == NULL
 		    || (k->str2 = search_string(sp)) == NULL)
 			return NULL;
+		imap_text_key_init(&k->text, a, IMAP_TEXT_FIELD, k->str,
+		    k->str2);
 		sp->needs_text = true;
 		return k;
 	}
@@ -261,6 +262,8 @@ search_key(struct sparse *sp)
 		k->key = toupper((unsigned char)*s) == 'B' ? K_BODY : K_TEXT;
 		if ((k->str = search_string(sp)) == NULL)
 			return NULL;
+		imap_text_key_init(&k->text, a, k->key == K_BODY ?
+		    IMAP_TEXT_BODY : IMAP_TEXT_ALL, NULL, k->str);
 		sp->needs_text = true;
 		return k;
 	}
@@ -272,6 +275,8 @@ search_key(struct sparse *sp)
 			sp->error = "Invalid UID set";
 			return NULL;
 		}
+		if (k->set.saved)
+			k->key = K_SAVED;	/* "UID $" is "$" */
 		return k;
 	}
 	if (strcasecmp(s, "MODSEQ") == 0) {
@@ -317,7 +322,7 @@ search_key(struct sparse *sp)
 		return k->b == NULL ? NULL : k;
 	}
 	if (imap_seqset_parse(s, a, &k->set) == 0) {
-		k->key = K_SEQ;
+		k->key = k->set.saved ? K_SAVED : K_SEQ;
 		return k;
 	}
 	sp->error = "Unknown search key";
@@ -327,153 +332,116 @@ search_key(struct sparse *sp)
 /* ------------------------------------------------------------------ */
 /* Matching */
 
-struct smsg {
-	struct imap_session *is;
-	uint32_t seq, count, maxuid;
-	char *text;			/* the message, or NULL */
-	size_t len, hdr_len;		/* hdr_len: up to the empty line */
-	bool loaded;
-	bool whole;			/* text is the whole message */
-	bool unavailable;		/* the store failed for one */
-};
-
+/* Whether uid is in the search result variable (ascending). */
 static bool
-contains(const char *hay, size_t n, const char *needle)
+search_saved_has(const struct imap_session *is, uint32_t uid)
 {
-	size_t m = strlen(needle), i;
+	size_t lo = 0, hi = is->nsaved;
 
-	if (m == 0)
-		return true;
-	for (i = 0; i + m <= n; i++)
-		if (strncasecmp(hay + i, needle, m) == 0)
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (is->saved[mid] == uid)
 			return true;
+		if (is->saved[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return false;
 }
 
-/* Reads the message's header, or all of it with whole. */
-static void
-smsg_load(struct smsg *m, bool whole)
-{
-	struct stat st;
-	size_t want, got = 0;
-	ssize_t r;
-	int fd;
-	char *p;
+struct smsg {
+	struct imap_session *is;
+	uint32_t seq, count, maxuid;
+	struct imap_text_key **texts;	/* every text key of the search */
+	size_t ntexts;
+	struct fc_arena *tmp;		/* one message's parse */
+	time_t sent_day;		/* the Date field's day, as written */
+	bool has_sent;
+	bool loaded, readable;
+	bool needs_body;		/* a BODY or TEXT key */
+	bool unavailable;		/* the store failed for a message */
+};
 
-	if (m->loaded && (m->whole || !whole))
+/* Gathers the text keys of the tree, to be matched in one reading. */
+static void
+smsg_collect(struct smsg *m, struct skey *k, size_t *alloc)
+{
+	struct skey *e;
+
+	switch (k->key) {
+	case K_HEADER:
+	case K_BODY:
+	case K_TEXT:
+		if (k->key != K_HEADER)
+			m->needs_body = true;
+		if (m->ntexts == *alloc) {
+			struct imap_text_key **n;
+
+			*alloc = *alloc == 0 ? 8 : *alloc * 2;
+			n = fc_arena_alloc(m->is->arena, *alloc * sizeof(*n));
+			if (m->ntexts > 0)
+				memcpy(n, m->texts, m->ntexts * sizeof(*n));
+			m->texts = n;
+		}
+		m->texts[m->ntexts++] = &k->text;
+		break;
+	case K_NOT:
+		smsg_collect(m, k->a, alloc);
+		break;
+	case K_OR:
+		smsg_collect(m, k->a, alloc);
+		smsg_collect(m, k->b, alloc);
+		break;
+	case K_AND:
+		for (e = k->a; e != NULL; e = e->next)
+			smsg_collect(m, e, alloc);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+smsg_begin(struct smsg *m, struct skey *root, bool needs_text)
+{
+	size_t alloc = 0;
+
+	m->count = fc_mailbox_count(m->is->box);
+	m->maxuid = m->count > 0 ? fc_msg_uid(m->is->box, m->count) : 0;
+	if (!needs_text)
 		return;
-	free(m->text);
-	m->text = NULL;
+	smsg_collect(m, root, &alloc);
+	m->tmp = fc_arena_new("imap-search", 16384);
+}
+
+static void
+smsg_end(struct smsg *m)
+{
+	if (m->tmp != NULL)
+		fc_arena_free(&m->tmp);
+}
+
+/* Reads the message once for all its text keys and its sent date. */
+static void
+smsg_load(struct smsg *m)
+{
+	int fd;
+
 	m->loaded = true;
-	m->whole = whole;
-	fd = whole ? fc_msg_open(m->is->box, m->seq, NULL) :
+	m->readable = false;
+	fc_arena_reset(m->tmp);
+	fd = m->needs_body ? fc_msg_open(m->is->box, m->seq, NULL) :
 	    fc_msg_open_header(m->is->box, m->seq, NULL);
 	if (fd < 0) {
 		if (fc_store_error(m->is->store, NULL) != FC_ERR_EXPUNGED)
 			m->unavailable = true;
 		return;
 	}
-	if (fstat(fd, &st) < 0) {
-		close(fd);
-		return;
-	}
-	want = (size_t)st.st_size < IMAP_SEARCH_TEXT_MAX ?
-	    (size_t)st.st_size : IMAP_SEARCH_TEXT_MAX;
-	m->text = fc_malloc(want + 1);
-	while (got < want) {
-		r = pread(fd, m->text + got, want - got, (off_t)got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
+	m->readable = imap_text_scan(fd, m->tmp, m->texts, m->ntexts,
+	    &m->sent_day, &m->has_sent) == 0;
 	close(fd);
-	m->text[got] = '\0';
-	m->len = got;
-	m->hdr_len = got;
-	for (p = m->text; p < m->text + got; p++) {
-		p = memchr(p, '\n', (size_t)(m->text + got - p));
-		if (p == NULL)
-			break;
-		if (p + 1 < m->text + got && (p[1] == '\n'
-		    || (p[1] == '\r' && p + 2 < m->text + got
-		    && p[2] == '\n'))) {
-			m->hdr_len = (size_t)(p + 1 - m->text);
-			break;
-		}
-	}
-}
-
-/* The header field's values (all occurrences), unfolded, matched. */
-static bool
-header_match(struct smsg *m, const char *name, const char *value)
-{
-	size_t nl = strlen(name), i = 0;
-
-	while (i < m->hdr_len) {
-		size_t end = i, vstart;
-
-		/* the field runs to the next line not starting with WSP */
-		for (;;) {
-			const char *e = memchr(m->text + end, '\n',
-			    m->hdr_len - end);
-
-			end = e == NULL ? m->hdr_len : (size_t)(e - m->text) + 1;
-			if (end >= m->hdr_len || (m->text[end] != ' '
-			    && m->text[end] != '\t'))
-				break;
-		}
-		if (end - i > nl && strncasecmp(m->text + i, name, nl) == 0
-		    && m->text[i + nl] == ':') {
-			vstart = i + nl + 1;
-			if (contains(m->text + vstart, end - vstart, value))
-				return true;
-		}
-		i = end;
-	}
-	return false;
-}
-
-static time_t
-sent_date(struct smsg *m)
-{
-	/* Date: [day, ]dd Mon yyyy ... : the day it names */
-	size_t i = 0;
-
-	while (i < m->hdr_len) {
-		const char *e = memchr(m->text + i, '\n', m->hdr_len - i);
-		size_t end = e == NULL ? m->hdr_len : (size_t)(e - m->text) + 1;
-
-		if (end - i > 5 && strncasecmp(m->text + i, "Date:", 5) == 0) {
-			char buf[128], mon[4];
-			const char *p;
-			int day, year, k;
-			size_t n = end - i - 5;
-			struct tm tm;
-
-			if (n >= sizeof(buf))
-				n = sizeof(buf) - 1;
-			memcpy(buf, m->text + i + 5, n);
-			buf[n] = '\0';
-			p = strchr(buf, ',');
-			p = p != NULL ? p + 1 : buf;
-			if (sscanf(p, "%d %3s %d", &day, mon, &year) != 3)
-				return 0;
-			for (k = 0; k < 12; k++)
-				if (strcasecmp(mon, months[k]) == 0)
-					break;
-			if (k == 12)
-				return 0;
-			memset(&tm, 0, sizeof(tm));
-			tm.tm_mday = day;
-			tm.tm_mon = k;
-			tm.tm_year = (year < 100 ? year + 1900 : year) - 1900;
-			return timegm(&tm);
-		}
-		i = end;
-	}
-	return 0;
 }
 
 static bool
@@ -517,12 +485,11 @@ search_match(struct smsg *m, const struct skey *k)
 	case K_SENTBEFORE:
 	case K_SENTON:
 	case K_SENTSINCE:
-		smsg_load(m, false);
-		if (m->text == NULL)
+		if (!m->loaded)
+			smsg_load(m);
+		if (!m->readable || !m->has_sent)
 			return false;
-		day = sent_date(m);
-		if (day == 0)
-			return false;
+		day = m->sent_day;
 		return k->key == K_SENTBEFORE ? day < k->date :
 		    k->key == K_SENTON ? day == k->date : day >= k->date;
 	case K_SEQ:
@@ -532,6 +499,8 @@ search_match(struct smsg *m, const struct skey *k)
 		    m->maxuid);
 	case K_MODSEQ:
 		return fc_msg_modseq(box, m->seq) >= k->num;
+	case K_SAVED:
+		return search_saved_has(m->is, fc_msg_uid(box, m->seq));
 	case K_NOT:
 		return !search_match(m, k->a);
 	case K_OR:
@@ -544,15 +513,9 @@ search_match(struct smsg *m, const struct skey *k)
 	case K_HEADER:
 	case K_BODY:
 	case K_TEXT:
-		smsg_load(m, k->key != K_HEADER);
-		if (m->text == NULL)
-			return false;
-		if (k->key == K_HEADER)
-			return header_match(m, k->str, k->str2);
-		if (k->key == K_BODY)
-			return contains(m->text + m->hdr_len,
-			    m->len - m->hdr_len, k->str);
-		return contains(m->text, m->len, k->str);
+		if (!m->loaded)
+			smsg_load(m);
+		return m->readable && k->text.matched;
 	}
 	return false;
 }
@@ -562,6 +525,34 @@ search_match(struct smsg *m, const struct skey *k)
 #define R_MAX	0x2
 #define R_COUNT	0x4
 #define R_ALL	0x8
+#define R_SAVE	0x10		/* RFC 5182 SEARCHRES */
+
+/* RETURN (SAVE ...): the search result variable gets the UIDs of the
+ * hits, or of the first and last alone when only MIN or MAX came with
+ * SAVE (RFC 5182 2.4). */
+static void
+search_save(struct imap_session *is, unsigned int ret, const uint32_t *seqs,
+    size_t n)
+{
+	size_t i, k = 0;
+
+	free(is->saved);
+	is->saved = NULL;
+	is->nsaved = 0;
+	if (n == 0)
+		return;
+	is->saved = fc_realloc(NULL, n * sizeof(*is->saved));
+	if ((ret & (R_ALL | R_COUNT)) || !(ret & (R_MIN | R_MAX))) {
+		for (i = 0; i < n; i++)
+			is->saved[k++] = fc_msg_uid(is->box, seqs[i]);
+	} else {
+		if (ret & R_MIN)
+			is->saved[k++] = fc_msg_uid(is->box, seqs[0]);
+		if ((ret & R_MAX) && (k == 0 || n > 1))
+			is->saved[k++] = fc_msg_uid(is->box, seqs[n - 1]);
+	}
+	is->nsaved = k;
+}
 
 enum fc_next
 imap_cmd_search(struct imap_session *is, struct imap_command *c,
@@ -590,6 +581,8 @@ imap_cmd_search(struct imap_session *is, struct imap_command *c,
 				ret |= R_COUNT;
 			else if (imap_arg_is_atom(&r->list[i], "ALL"))
 				ret |= R_ALL;
+			else if (imap_arg_is_atom(&r->list[i], "SAVE"))
+				ret |= R_SAVE;
 			else
 				return imap_bad(is, c->tag, "Unknown RETURN "
 				    "option");
@@ -599,14 +592,22 @@ imap_cmd_search(struct imap_session *is, struct imap_command *c,
 			ret = R_ALL;
 		esearch = true;
 		sp.i = 2;
+	} else if (is->rev2) {
+		/* RFC 9051 6.4.4: a rev2 client always gets ESEARCH */
+		ret = R_ALL;
+		esearch = true;
 	}
 	if (n >= sp.i + 2 && imap_arg_is_atom(&args[sp.i], "CHARSET")) {
 		if (!imap_arg_is_string(&args[sp.i + 1]))
 			return imap_bad(is, c->tag, "CHARSET name");
 		if (strcasecmp(args[sp.i + 1].str, "UTF-8") != 0
-		    && strcasecmp(args[sp.i + 1].str, "US-ASCII") != 0)
+		    && strcasecmp(args[sp.i + 1].str, "US-ASCII") != 0) {
+			/* RFC 5182 2.1: a NO empties "$" (a BAD keeps it) */
+			if (ret & R_SAVE)
+				search_save(is, ret, NULL, 0);
 			return imap_no(is, c->tag, "[BADCHARSET (UTF-8 "
 			    "US-ASCII)] Unsupported charset");
+		}
 		sp.i += 2;
 	}
 	if (sp.i >= n)
@@ -615,35 +616,54 @@ imap_cmd_search(struct imap_session *is, struct imap_command *c,
 	if (root == NULL)
 		return imap_bad(is, c->tag, "%s", sp.error != NULL ? sp.error :
 		    "Invalid search");
-	m.count = fc_mailbox_count(is->box);
-	m.maxuid = m.count > 0 ? fc_msg_uid(is->box, m.count) : 0;
+	smsg_begin(&m, root, sp.needs_text);
 	if (esearch)
 		hits = fc_arena_alloc(is->arena, ((size_t)m.count + 1) *
 		    sizeof(*hits));
 	else
 		imap_str_adds(&is->out, "* SEARCH");
 	for (seq = 1; seq <= m.count; seq++) {
-		uint32_t v;
-
 		m.seq = seq;
 		m.loaded = false;
 		if (search_match(&m, root)) {
 			if (fc_msg_modseq(is->box, seq) > top)
 				top = fc_msg_modseq(is->box, seq);
-			v = uid ? fc_msg_uid(is->box, seq) : seq;
 			if (esearch)
-				hits[nhits++] = v;
+				hits[nhits++] = seq;
 			else
-				imap_str_printf(&is->out, " %u", v);
+				imap_str_printf(&is->out, " %u", uid ?
+				    fc_msg_uid(is->box, seq) : seq);
 		}
-		free(m.text);
-		m.text = NULL;
 		if (is->out.len > 65536) {
 			fc_session_write(is->s, is->out.data, is->out.len);
 			imap_str_reset(&is->out);
 		}
 	}
+	smsg_end(&m);
+	if (m.unavailable) {
+		/* some messages were not searched: "$" is left empty
+		 * (RFC 5182 2.1: a failed SEARCH resets it) */
+		if (ret & R_SAVE)
+			search_save(is, ret, hits, 0);
+		if (!esearch) {
+			imap_str_adds(&is->out, "\r\n");
+			imap_write_str(is);
+		}
+		imap_news(is, uid);
+		return imap_no(is, c->tag, "[UNAVAILABLE] Some messages could "
+		    "not be read, try again later");
+	}
+	if (ret & R_SAVE)
+		search_save(is, ret, hits, nhits);
+	if (esearch && ret == R_SAVE) {
+		/* RFC 5182 2: SAVE alone answers with no ESEARCH */
+		imap_news(is, uid);
+		return imap_ok(is, c->tag, "SEARCH completed, result saved");
+	}
 	if (esearch) {
+		/* the values: UIDs for UID SEARCH, in place */
+		for (i = 0; uid && i < nhits; i++)
+			hits[i] = fc_msg_uid(is->box, hits[i]);
 		imap_str_adds(&is->out, "* ESEARCH (TAG ");
 		imap_str_add_string(&is->out, c->tag, strlen(c->tag), false);
 		imap_str_addc(&is->out, ')');
@@ -668,9 +688,6 @@ imap_cmd_search(struct imap_session *is, struct imap_command *c,
 	imap_str_adds(&is->out, "\r\n");
 	imap_write_str(is);
 	imap_news(is, uid);
-	if (m.unavailable)
-		return imap_no(is, c->tag, "[UNAVAILABLE] Some messages could "
-		    "not be read, try again later");
 	return imap_ok(is, c->tag, "SEARCH completed");
 }
 
@@ -694,8 +711,7 @@ imap_search_run(struct imap_session *is, const struct imap_arg *args,
 		*error_r = sp.error != NULL ? sp.error : "Invalid search";
 		return NULL;
 	}
-	m.count = fc_mailbox_count(is->box);
-	m.maxuid = m.count > 0 ? fc_msg_uid(is->box, m.count) : 0;
+	smsg_begin(&m, root, sp.needs_text);
 	hits = fc_arena_alloc(is->arena, ((size_t)m.count + 1) *
 	    sizeof(*hits));
 	for (seq = 1; seq <= m.count; seq++) {
@@ -703,9 +719,8 @@ imap_search_run(struct imap_session *is, const struct imap_arg *args,
 		m.loaded = false;
 		if (search_match(&m, root))
 			hits[nhits++] = seq;
-		free(m.text);
-		m.text = NULL;
 	}
+	smsg_end(&m);
 	*n_r = nhits;
 	return hits;
 }

@@ -1,8 +1,11 @@
 /*
  * imap_select.c - the selected mailbox: SELECT, EXAMINE, CLOSE,
  * UNSELECT (RFC 3691), EXPUNGE and UID EXPUNGE (RFC 4315), STORE,
- * COPY and MOVE (RFC 6851) with COPYUID, APPEND with APPENDUID, IDLE
- * (RFC 2177), and the untagged news of what other sessions changed.
+ * COPY and MOVE (RFC 6851) with COPYUID, APPEND and MULTIAPPEND (RFC
+ * 3502) with APPENDUID, IDLE (RFC 2177), and the untagged news of what
+ * other sessions changed. After ENABLE IMAP4rev2, SELECT says no RECENT
+ * or UNSEEN and sends the mailbox's LIST line (RFC 9051 6.3.2). "$" in a
+ * set is the saved search result (RFC 5182), which every SELECT empties.
  *
  * Sequence numbers never shift under a command: the storage view moves
  * only in fc_mailbox_sync(), which imap_news() calls before a tagged
@@ -149,6 +152,8 @@ struct imap_news_ctx {
 	struct imap_session *is;
 	uint32_t *changed;
 	size_t nchanged, size;
+	uint32_t *gone;			/* QRESYNC: UIDs for VANISHED */
+	size_t ngone, gonesize;
 };
 
 static void
@@ -156,9 +161,18 @@ imap_news_expunged(void *arg, uint32_t seq, uint32_t uid)
 {
 	struct imap_news_ctx *nc = arg;
 
-	(void)uid;
-	fc_session_printf(nc->is->s, "* %u EXPUNGE\r\n", seq);
 	nc->is->exists--;
+	if (!nc->is->qresync) {
+		fc_session_printf(nc->is->s, "* %u EXPUNGE\r\n", seq);
+		return;
+	}
+	/* RFC 7162 3.2.10: one VANISHED for them all, after the sync */
+	if (nc->ngone == nc->gonesize) {
+		nc->gonesize = nc->gonesize == 0 ? 16 : nc->gonesize * 2;
+		nc->gone = fc_realloc(nc->gone,
+		    nc->gonesize * sizeof(*nc->gone));
+	}
+	nc->gone[nc->ngone++] = uid;
 }
 
 static void
@@ -196,8 +210,12 @@ imap_news(struct imap_session *is, bool expunges)
 		fc_log_session(is->s, FC_LOG_WARNING, "event=error op=sync "
 		    "reason=\"%s\"", fc_log_quote(is->arena, text, 200));
 		free(nc.changed);
+		free(nc.gone);
 		return;
 	}
+	if (nc.ngone > 0)
+		imap_vanished_uids(is, nc.gone, nc.ngone);
+	free(nc.gone);
 	count = fc_mailbox_count(is->box);
 	if (fc_mailbox_keyword_count(is->box) > is->keywords_sent
 	    && is->keywords_sent < 64) {
@@ -228,8 +246,7 @@ imap_news(struct imap_session *is, bool expunges)
 /* ------------------------------------------------------------------ */
 /* Sets */
 
-/* The first seq whose UID is at least uid (count + 1 if none). */
-static uint32_t
+uint32_t
 imap_uid_lower(struct fc_mailbox *box, uint32_t count, uint32_t uid)
 {
 	uint32_t lo = 1, hi = count + 1;
@@ -245,6 +262,24 @@ imap_uid_lower(struct fc_mailbox *box, uint32_t count, uint32_t uid)
 	return lo;
 }
 
+/* "$": the saved messages still in the view, whether the command is a
+ * UID one or not (RFC 5182 2.1); an empty result is no error. */
+static uint32_t *
+imap_saved_seqs(struct imap_session *is, size_t *n_r)
+{
+	uint32_t count = fc_mailbox_count(is->box), *out, seq;
+	size_t i, n = 0;
+
+	out = fc_arena_alloc(is->arena, (is->nsaved + 1) * sizeof(*out));
+	for (i = 0; i < is->nsaved; i++) {
+		seq = imap_uid_lower(is->box, count, is->saved[i]);
+		if (seq <= count && fc_msg_uid(is->box, seq) == is->saved[i])
+			out[n++] = seq;
+	}
+	*n_r = n;
+	return out;
+}
+
 uint32_t *
 imap_seqs(struct imap_session *is, const char *set, bool uid, size_t *n_r)
 {
@@ -258,6 +293,8 @@ imap_seqs(struct imap_session *is, const char *set, bool uid, size_t *n_r)
 
 	if (imap_seqset_parse(set, is->arena, &ss) < 0)
 		return NULL;
+	if (ss.saved)
+		return imap_saved_seqs(is, n_r);
 	diff = fc_arena_alloc(is->arena, ((size_t)count + 2) * sizeof(*diff));
 	memset(diff, 0, ((size_t)count + 2) * sizeof(*diff));
 	for (k = 0; k < ss.count; k++) {
@@ -314,6 +351,10 @@ imap_close_mailbox(struct imap_session *is)
 	is->watching = false;
 	fc_mailbox_close(&is->box);
 	is->exists = 0;
+	/* RFC 5182 2.1: "$" is empty in the next mailbox */
+	free(is->saved);
+	is->saved = NULL;
+	is->nsaved = 0;
 	if (is->state == IMAP_ST_SELECTED)
 		is->state = IMAP_ST_AUTH;
 }
@@ -323,16 +364,20 @@ imap_cmd_select(struct imap_session *is, struct imap_command *c,
     bool readonly)
 {
 	const char *what = readonly ? "EXAMINE" : "SELECT";
+	struct imap_select_params params;
 	enum fc_next next;
-	const char *name;
+	const char *name, *err;
 	uint32_t count, seq, unseen = 0;
 
+	memset(&params, 0, sizeof(params));
 	if (c->count == 2) {
-		/* RFC 7162 3.1.8: SELECT mailbox (CONDSTORE) */
-		if (c->args[1].type != IMAP_ARG_LIST || c->args[1].count != 1
-		    || !imap_arg_is_atom(&c->args[1].list[0], "CONDSTORE"))
-			return imap_bad(is, c->tag, "Unknown %s parameter",
-			    what);
+		/* RFC 7162 3.1.8 (CONDSTORE), 3.2.5 (QRESYNC (...)) */
+		if (imap_select_params_parse(&c->args[1], is->arena, &params,
+		    &err) < 0)
+			return imap_bad(is, c->tag, "%s", err);
+		if (params.qresync && !is->qresync)
+			return imap_bad(is, c->tag, "QRESYNC is not enabled: "
+			    "ENABLE QRESYNC first");
 		is->condstore = true;
 	} else if (c->count != 1)
 		return imap_bad(is, c->tag, "%s mailbox", what);
@@ -340,7 +385,8 @@ imap_cmd_select(struct imap_session *is, struct imap_command *c,
 		return next;
 	if (is->box != NULL) {
 		imap_close_mailbox(is);
-		/* RFC 7162 3.2.11 would say [CLOSED]; harmless for all */
+		/* RFC 7162 3.2.11: where the old mailbox's responses end;
+		 * harmless to clients without QRESYNC */
 		imap_untagged(is, "OK [CLOSED] Previous mailbox closed");
 	}
 	if (fc_mailbox_open(is->store, name, readonly ? FC_OPEN_READONLY : 0,
@@ -351,8 +397,15 @@ imap_cmd_select(struct imap_session *is, struct imap_command *c,
 	count = fc_mailbox_count(is->box);
 	is->exists = count;
 	imap_flags_announce(is);
-	imap_str_printf(&is->out, "* %u EXISTS\r\n* 0 RECENT\r\n", count);
-	for (seq = 1; seq <= count; seq++)
+	imap_str_printf(&is->out, "* %u EXISTS\r\n", count);
+	if (is->rev2) {
+		/* RFC 9051 6.3.2: no RECENT, no UNSEEN, but the mailbox's
+		 * LIST line (its name as the server spells it) */
+		imap_write_str(is);
+		imap_list_selected(is, name);
+	} else
+		imap_str_adds(&is->out, "* 0 RECENT\r\n");
+	for (seq = 1; seq <= count && !is->rev2; seq++)
 		if (!(fc_msg_flags(is->box, seq) & FC_FLAG_SEEN)) {
 			unseen = seq;
 			break;
@@ -366,6 +419,8 @@ imap_cmd_select(struct imap_session *is, struct imap_command *c,
 	    fc_mailbox_uidvalidity(is->box), fc_mailbox_uidnext(is->box),
 	    (unsigned long long)fc_mailbox_highestmodseq(is->box));
 	imap_write_str(is);
+	if (params.qresync)
+		imap_qresync_select(is, &params);
 	return imap_ok(is, c->tag, "[%s] %s completed", is->readonly ?
 	    "READ-ONLY" : "READ-WRITE", what);
 }
@@ -640,71 +695,38 @@ imap_date_time(const char *s, time_t *r)
 	return 0;
 }
 
-int
-imap_append_prepare(struct imap_session *is, struct imap_command *c,
-    uint64_t size, const char **error_r)
+/* [(flags)] [date]: the options of one message, then its append. */
+static int
+imap_append_opts(struct imap_session *is, const struct imap_arg *args,
+    size_t n, const char **error_r)
 {
 	struct imap_append *ap = &is->append;
 	const char **keywords = NULL;
 	unsigned int flags = 0;
-	enum fc_next next;
-	const char *name;
 	time_t date = 0;
-	size_t i = 1;
+	size_t i = 0;
 
-	(void)size;
-	memset(ap, 0, sizeof(*ap));
-	ap->tag = fc_arena_strdup(is->arena, c->tag);
-	if (c->count > 3) {
-		*error_r = "[CLIENTBUG] APPEND mailbox [(flags)] [date] "
-		    "{size}: MULTIAPPEND is not offered";
-		return -1;
-	}
-	if (i < c->count && c->args[i].type == IMAP_ARG_LIST) {
-		if (imap_flags_parse(is, &c->args[i], &flags, &keywords) < 0) {
+	if (i < n && args[i].type == IMAP_ARG_LIST) {
+		if (imap_flags_parse(is, &args[i], &flags, &keywords) < 0) {
 			*error_r = "[CLIENTBUG] Invalid flag";
 			return -1;
 		}
 		i++;
 	}
-	if (i < c->count) {
-		if (c->args[i].type != IMAP_ARG_QUOTED
-		    || imap_date_time(c->args[i].str, &date) < 0) {
+	if (i < n) {
+		if (args[i].type != IMAP_ARG_QUOTED
+		    || imap_date_time(args[i].str, &date) < 0) {
 			*error_r = "[CLIENTBUG] Invalid date-time";
 			return -1;
 		}
 		i++;
 	}
-	if (i != c->count) {
+	if (i != n) {
 		*error_r = "[CLIENTBUG] APPEND mailbox [(flags)] [date] {size}";
 		return -1;
 	}
-	/* imap_mailbox_arg() answers on its own; here the answer is ours */
-	if (!imap_arg_is_string(&c->args[0])) {
-		*error_r = "[CLIENTBUG] Mailbox name expected";
-		return -1;
-	}
-	{
-		const char *reason = "invalid name";
-
-		if (fc_mailbox_is_inbox(c->args[0].str))
-			name = "INBOX";
-		else if (strlen(c->args[0].str) != c->args[0].len)
-			name = NULL;
-		else if (is->utf8)
-			name = c->args[0].str;
-		else
-			name = fc_mutf7_decode(is->arena, c->args[0].str,
-			    &reason);
-		if (name == NULL || fc_mailbox_name_check(name, &reason) < 0) {
-			*error_r = "[CANNOT] Invalid mailbox name";
-			return -1;
-		}
-	}
-	(void)next;
-	ap->mailbox = fc_arena_strdup(is->arena, name);
-	if (fc_append_begin(is->store, name, flags, keywords, date, &ap->ap)
-	    < 0) {
+	if (fc_append_begin(is->store, ap->mailbox, flags, keywords, date,
+	    &ap->ap) < 0) {
 		switch (fc_store_error(is->store, NULL)) {
 		case FC_ERR_NOTFOUND:
 			*error_r = "[TRYCREATE] No such mailbox";
@@ -729,47 +751,206 @@ imap_append_prepare(struct imap_session *is, struct imap_command *c,
 	return 0;
 }
 
+int
+imap_append_prepare(struct imap_session *is, struct imap_command *c,
+    uint64_t size, const char **error_r)
+{
+	struct imap_append *ap = &is->append;
+	const char *name;
+	const char *reason = "invalid name";
+
+	memset(ap, 0, sizeof(*ap));
+	ap->header_state = 1;		/* at the start of a line */
+	ap->tag = fc_arena_strdup(is->arena, c->tag);
+	ap->total = size;
+	ap->held = fc_arena_alloc(is->arena,
+	    (size_t)is->conf->max_append_messages * sizeof(*ap->held));
+	/* imap_mailbox_arg() answers on its own; here the answer is ours */
+	if (!imap_arg_is_string(&c->args[0])) {
+		*error_r = "[CLIENTBUG] Mailbox name expected";
+		return -1;
+	}
+	if (fc_mailbox_is_inbox(c->args[0].str))
+		name = "INBOX";
+	else if (strlen(c->args[0].str) != c->args[0].len)
+		name = NULL;
+	else if (is->utf8)
+		name = c->args[0].str;
+	else
+		name = fc_mutf7_decode(is->arena, c->args[0].str, &reason);
+	if (name == NULL || fc_mailbox_name_check(name, &reason) < 0) {
+		*error_r = "[CANNOT] Invalid mailbox name";
+		return -1;
+	}
+	ap->mailbox = fc_arena_strdup(is->arena, name);
+	return imap_append_opts(is, c->args + 1, c->count - 1, error_r);
+}
+
+int
+imap_append_next(struct imap_session *is, struct imap_command *c,
+    uint64_t size, const char **error_r)
+{
+	struct imap_append *ap = &is->append;
+
+	/* the last message is whole: it waits for the others */
+	if (ap->ap != NULL)
+		ap->held[ap->nheld++] = ap->ap;
+	ap->ap = NULL;
+	ap->total += size;
+	ap->spooled = false;
+	ap->utf8_data = false;
+	ap->header_state = 1;		/* a new header to scan */
+	return imap_append_opts(is, c->args, c->count, error_r);
+}
+
 void
 imap_append_abort(struct imap_session *is)
 {
-	if (is->append.ap != NULL)
-		fc_append_abort(&is->append.ap);
-	is->append.ap = NULL;
+	struct imap_append *ap = &is->append;
+
+	if (ap->ap != NULL)
+		fc_append_abort(&ap->ap);
+	ap->ap = NULL;
+	while (ap->nheld > 0)
+		fc_append_abort(&ap->held[--ap->nheld]);
 }
 
-/* The line after the message: the end of the command. */
+/*
+ * The header ends at the first empty line: header_state is 0 inside a
+ * line, 1 at the start of one, 2 after a CR there. A message starting
+ * with an empty line has no header.
+ */
+void
+imap_append_scan(struct imap_append *ap, const char *data, size_t len)
+{
+	size_t i;
+
+	if (ap->header_state < 0)
+		return;			/* in the body */
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)data[i];
+
+		if (c == '\n') {
+			if (ap->header_state != 0) {
+				ap->header_state = -1;
+				return;
+			}
+			ap->header_state = 1;
+		} else if (c == '\r' && ap->header_state == 1)
+			ap->header_state = 2;
+		else {
+			if (c >= 0x80)
+				ap->header_8bit = true;
+			if (c != '\r')
+				ap->header_state = 0;
+		}
+	}
+}
+
+/*
+ * Takes committed messages out again, when a later one of the same
+ * APPEND could not be committed: flagged \Deleted and expunged by UID,
+ * through a view of our own. Other sessions may have seen them for a
+ * moment; none can have changed them in a way that matters here.
+ */
+static void
+imap_append_rollback(struct imap_session *is, const uint32_t *uids,
+    size_t n)
+{
+	struct fc_mailbox *box;
+	uint32_t *seqs;
+	size_t i, k = 0;
+
+	if (n == 0)
+		return;
+	if (fc_mailbox_open(is->store, is->append.mailbox, 0, &box) < 0)
+		goto fail;
+	if (fc_mailbox_sync(box, 0, NULL, NULL) < 0) {
+		fc_mailbox_close(&box);
+		goto fail;
+	}
+	seqs = fc_arena_alloc(is->arena, n * sizeof(*seqs));
+	for (i = 0; i < n; i++)
+		if ((seqs[k] = fc_mailbox_seq(box, uids[i])) != 0)
+			k++;
+	if (fc_mailbox_store(box, seqs, k, FC_STORE_ADD, FC_FLAG_DELETED,
+	    NULL, 0, is->arena, NULL, NULL) < 0
+	    || fc_mailbox_expunge(box, uids, n) < 0) {
+		fc_mailbox_close(&box);
+		goto fail;
+	}
+	fc_mailbox_close(&box);
+	return;
+fail:
+	fc_log_session(is->s, FC_LOG_ERROR, "event=error op=append "
+	    "reason=\"cannot take back %zu messages of a failed "
+	    "MULTIAPPEND from %s\"", n, fc_log_quote(is->arena,
+	    is->append.mailbox, 200));
+}
+
+/* The line after the last message: the end of the command. */
 enum fc_next
-imap_append_finish(struct imap_session *is, const char *rest, size_t len)
+imap_append_finish(struct imap_session *is)
 {
 	struct imap_append *ap = &is->append;
-	uint32_t uidvalidity = 0, uid = 0;
+	uint32_t uidvalidity = 0, *uids;
+	size_t i, n, committed;
+	const char *text = "", *why;
+	enum fc_error e;
 
 	is->input = IMAP_IN_COMMAND;
 	imap_str_reset(&is->cmd);
-	if (len != 0) {
-		imap_append_abort(is);
-		return imap_bad(is, ap->tag, "[CLIENTBUG] One message per "
-		    "APPEND: MULTIAPPEND is not offered");
-	}
 	if (ap->ap == NULL || ap->failed) {
-		bool had = ap->ap != NULL;
+		/* no error text: the store refused a write */
+		bool write_failed = ap->ap != NULL && ap->error == NULL;
 
 		imap_append_abort(is);
-		if (had)
+		if (write_failed)
 			return imap_store_no(is, ap->tag, "APPEND");
 		return imap_no(is, ap->tag, "%s", ap->error != NULL ?
 		    ap->error : "[TRYCREATE] Cannot append there");
 	}
-	if (fc_append_commit(&ap->ap, &uidvalidity, &uid) < 0) {
-		ap->ap = NULL;
+	if (ap->header_8bit && !is->utf8) {
+		/* RFC 6855 4: a server offering UTF8=ACCEPT refuses 8-bit
+		 * header fields from a client that did not enable it (or
+		 * IMAP4rev2, which includes it) */
+		imap_append_abort(is);
+		return imap_no(is, ap->tag, "8-bit characters in the header: "
+		    "ENABLE UTF8=ACCEPT first");
+	}
+	ap->held[ap->nheld++] = ap->ap;
+	ap->ap = NULL;
+	n = ap->nheld;
+	uids = fc_arena_alloc(is->arena, n * sizeof(*uids));
+	for (i = 0; i < n; i++) {
+		if (fc_append_commit(&ap->held[i], &uidvalidity, &uids[i])
+		    == 0)
+			continue;
+		/* all or nothing (RFC 3502): what was committed before
+		 * this one goes again, and the answer says why this one
+		 * failed (the store's error, kept across the rollback) */
+		ap->held[i] = NULL;
+		committed = i;
+		e = fc_store_error(is->store, &text);
+		why = fc_arena_strdup(is->arena, text != NULL ? text : "");
+		while (++i < n)
+			fc_append_abort(&ap->held[i]);
+		ap->nheld = 0;
+		imap_append_rollback(is, uids, committed);
+		fc_store_fail(is->store, e, "%s", why);
 		return imap_store_no(is, ap->tag, "APPEND");
 	}
-	ap->ap = NULL;
+	ap->nheld = 0;
 	if (is->state == IMAP_ST_SELECTED)
 		imap_news(is, true);
-	if (uid != 0)
-		return imap_ok(is, ap->tag, "[APPENDUID %u %u] APPEND completed",
-		    uidvalidity, uid);
+	if (n > 0 && uids[0] != 0) {
+		imap_str_printf(&is->out, "%s OK [APPENDUID %u ", ap->tag,
+		    uidvalidity);
+		imap_uidset_write(&is->out, uids, n);
+		imap_str_adds(&is->out, "] APPEND completed\r\n");
+		imap_write_str(is);
+		return FC_NEXT_CONTINUE;
+	}
 	return imap_ok(is, ap->tag, "APPEND completed");
 }
 

@@ -16,7 +16,9 @@
  * The message of an APPEND is not gathered: its literal goes to a spool
  * file through the core, and the message is stored only when the
  * command's last line has arrived (a client vanishing in between
- * stores nothing).
+ * stores nothing). With MULTIAPPEND, the line after a message may
+ * announce the next one; the messages wait, uncommitted, for that last
+ * line too.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -428,39 +430,53 @@ imap_command_done(struct imap_session *is)
 	return next;
 }
 
-/* A literal we will not read. */
+/* A literal we will not read; code is the response code's word. */
 static enum fc_next
-imap_literal_refused(struct imap_session *is, bool nonsync, const char *why)
+imap_literal_refused_tag(struct imap_session *is, const char *tag,
+    bool nonsync, const char *code, const char *why)
 {
-	const char *tag = imap_gathered_tag(is);
-
-	imap_cmd_reset(is);
 	if (!nonsync) {
 		/* the client waits for "+": it sends no byte of it */
-		return imap_no(is, tag, "[TOOBIG] %s", why);
+		return imap_no(is, tag, "[%s] %s", code, why);
 	}
 	/* the bytes are on their way: reading them all is what the limit
 	 * is there to avoid */
-	imap_bad(is, tag, "[TOOBIG] %s", why);
-	imap_untagged(is, "BYE Non-synchronising literal too large");
+	imap_bad(is, tag, "[%s] %s", code, why);
+	imap_untagged(is, "BYE Non-synchronising literal refused: %s", why);
 	fc_log_session(is->s, FC_LOG_INFO, "event=disconnect reason=\"%s\"",
 	    why);
 	is->state = IMAP_ST_LOGOUT;
 	return FC_NEXT_CLOSE;
 }
 
+static enum fc_next
+imap_literal_refused(struct imap_session *is, bool nonsync, const char *why)
+{
+	const char *tag = imap_gathered_tag(is);
+
+	imap_cmd_reset(is);
+	return imap_literal_refused_tag(is, tag, nonsync, "TOOBIG", why);
+}
+
 /* Is the command gathered so far, up to its literal, an APPEND? Then
- * the literal is its message. */
+ * the literal is its message, perhaps inside "UTF8 (" and ")" (RFC
+ * 6855 4): *utf8_r says so. */
 static bool
-imap_is_append(struct imap_session *is, size_t upto, struct imap_command *c)
+imap_is_append(struct imap_session *is, size_t upto, struct imap_command *c,
+    bool *utf8_r)
 {
 	const char *err;
 	const char *p = is->cmd.data;
 	const char *sp = memchr(p, ' ', upto);
 
+	*utf8_r = false;
 	if (sp == NULL || (size_t)(p + upto - sp) < 8
 	    || strncasecmp(sp + 1, "APPEND ", 7) != 0)
 		return false;
+	if (upto >= 7 && strncasecmp(p + upto - 7, " UTF8 (", 7) == 0) {
+		*utf8_r = true;
+		upto -= 6;
+	}
 	if (imap_parse_command(p, upto, is->arena, c, &err) < 0
 	    || strcmp(c->name, "APPEND") != 0 || c->count < 1)
 		return false;
@@ -471,6 +487,81 @@ imap_is_append(struct imap_session *is, size_t upto, struct imap_command *c)
 	return true;
 }
 
+/*
+ * MULTIAPPEND (RFC 3502): after a message, the line goes on with the
+ * next one's " [(flags)] [date] {size}". Its literal gets the checks of
+ * the first: the size of the messages together, and their count.
+ */
+static enum fc_next
+imap_append_more(struct imap_session *is, const char *line, size_t len)
+{
+	struct imap_append *ap = &is->append;
+	const struct imap_conf *conf = is->conf;
+	struct imap_command c;
+	const char *err, *tag = ap->tag;
+	bool nonsync = false, utf8 = false;
+	uint64_t size = 0;
+	size_t mlen = 0;
+	char *opts;
+	int r;
+
+	r = imap_literal_marker(line, len, &size, &nonsync, &mlen);
+	if (r > 0 && imap_literal_marker_binary(line, len, mlen))
+		mlen++;
+	/* this message too may come as UTF8 (~{n}) (RFC 6855 4) */
+	if (r > 0 && len - mlen >= 7
+	    && strncasecmp(line + len - mlen - 7, " UTF8 (", 7) == 0) {
+		utf8 = true;
+		mlen += 6;
+	}
+	if (r == 0 || line[0] != ' ') {
+		imap_append_abort(is);
+		is->input = IMAP_IN_COMMAND;
+		return imap_bad(is, tag, "[CLIENTBUG] APPEND mailbox "
+		    "[(flags)] [date] {size} ...: a message expected");
+	}
+	if (r < 0 || ap->total + size > conf->max_message) {
+		imap_append_abort(is);
+		is->input = IMAP_IN_COMMAND;
+		if (r < 0)
+			nonsync = len >= 2 && line[len - 2] == '+';
+		return imap_literal_refused_tag(is, tag, nonsync, "TOOBIG",
+		    "Messages too large");
+	}
+	if (ap->nheld + 2 > conf->max_append_messages) {
+		imap_append_abort(is);
+		is->input = IMAP_IN_COMMAND;
+		return imap_literal_refused_tag(is, tag, nonsync, "LIMIT",
+		    "Too many messages in one APPEND");
+	}
+	/* the options alone, parsed as a command of their own */
+	opts = fc_arena_printf(is->arena, "x APPEND%.*s",
+	    (int)(len - mlen), line);
+	if (ap->failed) {
+		/* an earlier message was refused: this one is dropped too */
+		err = ap->error;
+	} else if (imap_parse_command(opts, strlen(opts), is->arena, &c,
+	    &err) < 0 || imap_append_next(is, &c, size, &err) < 0) {
+		ap->failed = true;
+		ap->error = err;
+	}
+	ap->utf8_data = utf8;
+	if (ap->failed && !nonsync) {
+		imap_append_abort(is);
+		is->input = IMAP_IN_COMMAND;
+		if (err == NULL)
+			return imap_store_no(is, tag, "APPEND");
+		return imap_no(is, tag, "%s", err);
+	}
+	if (!nonsync)
+		fc_session_puts(is->s, "+ Ready for the message\r\n");
+	if (size > 0)
+		fc_session_read_bytes(is->s, size);
+	else
+		ap->spooled = true;
+	return FC_NEXT_CONTINUE;
+}
+
 enum fc_next
 imap_line(struct fc_session *s, char *line, size_t len)
 {
@@ -478,7 +569,7 @@ imap_line(struct fc_session *s, char *line, size_t len)
 	const struct imap_conf *conf = is->conf;
 	struct imap_command c;
 	uint64_t size;
-	bool nonsync = false;
+	bool nonsync = false, utf8_data;
 	size_t mlen;
 	const char *err;
 	int r;
@@ -489,7 +580,21 @@ imap_line(struct fc_session *s, char *line, size_t len)
 	case IMAP_IN_IDLE:
 		return imap_idle_line(is, line, len);
 	case IMAP_IN_APPEND:
-		return imap_append_finish(is, line, len);
+		if (is->append.utf8_data) {
+			/* UTF8 (~{n}...): the list closes after the message */
+			if (len == 0 || line[0] != ')') {
+				imap_append_abort(is);
+				is->input = IMAP_IN_COMMAND;
+				return imap_bad(is, is->append.tag, "APPEND "
+				    "mailbox [(flags)] [date] UTF8 (~{size})");
+			}
+			line++;
+			len--;
+			is->append.utf8_data = false;
+		}
+		if (len == 0)
+			return imap_append_finish(is);
+		return imap_append_more(is, line, len);
 	default:
 		break;
 	}
@@ -512,12 +617,14 @@ imap_line(struct fc_session *s, char *line, size_t len)
 	 * refuses it where only APPEND's message may be one */
 	if (imap_literal_marker_binary(line, len, mlen))
 		mlen++;
-	if (imap_is_append(is, is->cmd.len - mlen, &c)) {
+	if (imap_is_append(is, is->cmd.len - mlen, &c, &utf8_data)) {
 		if (size > conf->max_message)
 			return imap_literal_refused(is, nonsync,
 			    "Message too large");
 		imap_str_reset(&is->cmd);
-		if (imap_append_prepare(is, &c, size, &err) < 0) {
+		r = imap_append_prepare(is, &c, size, &err);
+		is->append.utf8_data = utf8_data;
+		if (r < 0) {
 			if (!nonsync) {
 				imap_cmd_reset(is);
 				return imap_no(is, c.tag, "%s", err);
@@ -562,6 +669,7 @@ imap_bytes(struct fc_session *s, const char *data, size_t len, bool last)
 			is->input = IMAP_IN_COMMAND;
 		return FC_NEXT_CONTINUE;
 	}
+	imap_append_scan(&is->append, data, len);
 	if (is->append.ap != NULL && !is->append.failed
 	    && fc_append_write(is->append.ap, data, len) < 0)
 		is->append.failed = true;

@@ -7,7 +7,9 @@
  * lists no deeper than IMAP_DEPTH_MAX, string lengths within the input.
  * Every line of the input is also checked for a literal announcement,
  * and every atom is tried as a sequence set, whose membership must
- * agree with its ranges.
+ * agree with its ranges ("$", the saved search result, has none). A
+ * list after a first argument is tried as SELECT's parameters
+ * (CONDSTORE, QRESYNC).
  */
 #include "config.h"
 
@@ -51,7 +53,12 @@ fuzz_args(const struct imap_arg *args, size_t n, size_t size, int depth,
 		    && arg->str[arg->len] == '\0', "string out of bounds");
 		if (arg->type == IMAP_ARG_ATOM) {
 			fuzz_check(arg->len > 0, "empty atom");
-			if (imap_seqset_parse(arg->str, a, &set) == 0) {
+			if (imap_seqset_parse(arg->str, a, &set) == 0
+			    && set.saved) {
+				/* "$": the whole atom, no ranges */
+				fuzz_check(strcmp(arg->str, "$") == 0
+				    && set.count == 0, "$ not alone");
+			} else if (imap_seqset_parse(arg->str, a, &set) == 0) {
 				fuzz_check(set.count > 0, "empty set");
 				fuzz_check(imap_seqset_contains(&set,
 				    set.ranges[0].lo == 0 ? 7 :
@@ -81,6 +88,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    "bad command name");
 		fuzz_check(i > 0, "empty command name");
 		fuzz_args(cmd.args, cmd.count, size, 0, a);
+		if (cmd.count == 2 && cmd.args[1].type == IMAP_ARG_LIST) {
+			struct imap_select_params sp;
+
+			err = NULL;
+			if (imap_select_params_parse(&cmd.args[1], a, &sp,
+			    &err) == 0)
+				fuzz_check(sp.condstore || sp.qresync,
+				    "select params without a parameter");
+			else
+				fuzz_check(err != NULL, "select params refused "
+				    "without a reason");
+		}
 	} else
 		fuzz_check(err != NULL, "failure without a reason");
 	p = (const char *)data;

@@ -237,6 +237,9 @@ facteur.rule {
 """)
     lua.srv.signal(signal.SIGHUP)
     lua.srv.wait_log(r"master: reloaded \(generation 2")
+    # the old workers may still accept until they have closed their
+    # listeners: wait until none of them is left
+    lua.srv.wait_log(r"master: generation 1 retired")
     lua.send("new\r\n", subject="newrule")
     assert "tests=NEWRULE(6)" in lua.fetch("newrule")
 

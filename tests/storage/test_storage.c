@@ -1040,6 +1040,7 @@ test_views(struct fc_store *st)
 	struct sx_synclog log;
 	uint32_t u[8], seqs[3], *before;
 	size_t nbefore;
+	uint64_t ghost_modseq;
 	int i;
 
 	succeeds(st, fc_store_create(st, "Views", 0), "views: create");
@@ -1131,6 +1132,7 @@ test_views(struct fc_store *st)
 	    "keep expunged: A marks message 2 \\Seen \\Deleted");
 	sx_sync(b, 0, &log);
 	u[0] = fc_msg_uid(b, 2);
+	ghost_modseq = fc_msg_modseq(b, 2);
 	ok(fc_mailbox_expunge(a, NULL, 0) == 0, "keep expunged: A expunges "
 	    "it");
 	sx_sync(b, FC_SYNC_KEEP_EXPUNGED, &log);
@@ -1140,6 +1142,8 @@ test_views(struct fc_store *st)
 	    "number and UID");
 	is_int(fc_msg_flags(b, 2), FC_FLAG_SEEN | FC_FLAG_DELETED,
 	    "keep expunged: the ghost keeps its last known flags");
+	ok(ghost_modseq > 0 && fc_msg_modseq(b, 2) == ghost_modseq,
+	    "keep expunged: the ghost keeps its last known modseq, not 0");
 	fails_with(st, fc_msg_open(b, 2, NULL), FC_ERR_EXPUNGED,
 	    "keep expunged: opening the ghost");
 	{

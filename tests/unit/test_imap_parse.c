@@ -199,6 +199,9 @@ test_literal8(struct fc_arena *a)
 		{ "a APPEND INBOX {5}", false },
 		{ "a APPEND INBOX x~{5}", false },
 		{ "a APPEND INBOX \"~\"{5}", false },
+		{ "a APPEND INBOX UTF8 (~{5}", true },
+		{ "a APPEND INBOX UTF8 (~{5+}", true },
+		{ "a APPEND INBOX UTF8 ({5}", false },
 	};
 	struct imap_command cmd;
 	const char *err;
@@ -304,7 +307,15 @@ test_seqsets(struct fc_arena *a)
 	ok(imap_seqset_parse("0", a, &set) < 0, "0 is refused");
 	ok(imap_seqset_parse("1,,2", a, &set) < 0, "empty member refused");
 	ok(imap_seqset_parse("1:", a, &set) < 0, "open range refused");
-	ok(imap_seqset_parse("$", a, &set) < 0, "$ refused (no SEARCHRES)");
+	ok(imap_seqset_parse("$", a, &set) == 0 && set.saved
+	    && set.count == 0, "$ is the saved result (SEARCHRES)");
+	ok(!imap_seqset_contains(&set, 1, 10), "$ holds nothing by itself");
+	ok(imap_seqset_parse("1:3", a, &set) == 0 && !set.saved,
+	    "a set of numbers is not the saved result");
+	ok(imap_seqset_parse("1,$", a, &set) < 0, "$ with numbers refused");
+	ok(imap_seqset_parse("$,1", a, &set) < 0, "$ with numbers refused");
+	ok(imap_seqset_parse("$:4", a, &set) < 0, "$ in a range refused");
+	ok(imap_seqset_parse("$$", a, &set) < 0, "$$ refused");
 	ok(imap_seqset_parse("", a, &set) < 0, "empty set refused");
 	ok(imap_seqset_parse("1,3:5,9:*", a, &set) == 0 && set.count == 3,
 	    "1,3:5,9:* parses");
@@ -320,6 +331,103 @@ test_seqsets(struct fc_arena *a)
 	    && !imap_seqset_contains(&set, 1, 0), "* in an empty mailbox");
 }
 
+/* SELECT's parameters, from the command's second argument */
+static const struct {
+	const char *name, *in;
+	int want;
+	bool condstore, qresync;
+	uint32_t uidvalidity;
+	uint64_t modseq;
+	size_t known, match;		/* ranges in known-uids, seq-match */
+} select_params[] = {
+	{ "condstore", "(CONDSTORE)", 0, true, false, 0, 0, 0, 0 },
+	{ "qresync, two numbers", "(QRESYNC (67890007 20050715194045000))",
+	  0, false, true, 67890007, 20050715194045000ULL, 0, 0 },
+	{ "qresync, modseq 0", "(QRESYNC (1 0))", 0, false, true, 1, 0, 0,
+	  0 },
+	{ "qresync, known-uids", "(QRESYNC (67890001 20050715194045000 "
+	  "41,43:211,214:541))", 0, false, true, 67890001,
+	  20050715194045000ULL, 3, 0 },
+	{ "qresync, known-uids and seq-match", "(QRESYNC (67890001 "
+	  "20050715194045000 1:29997 (5000,7500,9000,9990:9999 "
+	  "15000,22500,27000,29970,29973,29976,29979,29982,29985,29988,29991,"
+	  "29994,29997)))", 0, false, true, 67890001, 20050715194045000ULL,
+	  1, 4 },
+	{ "qresync, seq-match without known-uids", "(QRESYNC (9 8 (1:3 "
+	  "10,20,30)))", 0, false, true, 9, 8, 0, 1 },
+	{ "qresync and condstore", "(CONDSTORE QRESYNC (9 8))", 0, true, true,
+	  9, 8, 0, 0 },
+	{ "lower case", "(qresync (9 8 1:*))", 0, false, true, 9, 8, 1, 0 },
+	{ "empty list", "()", -1, false, false, 0, 0, 0, 0 },
+	{ "unknown parameter", "(FOO)", -1, false, false, 0, 0, 0, 0 },
+	{ "condstore twice", "(CONDSTORE CONDSTORE)", -1, false, false, 0, 0,
+	  0, 0 },
+	{ "qresync twice", "(QRESYNC (1 2) QRESYNC (1 2))", -1, false, false,
+	  0, 0, 0, 0 },
+	{ "qresync without its list", "(QRESYNC)", -1, false, false, 0, 0, 0,
+	  0 },
+	{ "qresync, one number", "(QRESYNC (1))", -1, false, false, 0, 0, 0,
+	  0 },
+	{ "uidvalidity 0", "(QRESYNC (0 5))", -1, false, false, 0, 0, 0, 0 },
+	{ "uidvalidity past 2^32", "(QRESYNC (4294967296 5))", -1, false,
+	  false, 0, 0, 0, 0 },
+	{ "modseq past 2^63", "(QRESYNC (1 9223372036854775808))", -1, false,
+	  false, 0, 0, 0, 0 },
+	{ "modseq not a number", "(QRESYNC (1 x))", -1, false, false, 0, 0, 0,
+	  0 },
+	{ "bad known-uids", "(QRESYNC (1 2 3:))", -1, false, false, 0, 0, 0,
+	  0 },
+	{ "known-uids quoted", "(QRESYNC (1 2 \"3\"))", -1, false, false, 0,
+	  0, 0, 0 },
+	{ "seq-match with one set", "(QRESYNC (1 2 1:5 (1:3)))", -1, false,
+	  false, 0, 0, 0, 0 },
+	{ "seq-match sizes differ", "(QRESYNC (1 2 1:5 (1:3 4,5)))", -1,
+	  false, false, 0, 0, 0, 0 },
+	{ "seq-match with *", "(QRESYNC (1 2 1:5 (1:* 1:3)))", -1, false,
+	  false, 0, 0, 0, 0 },
+	{ "seq-match huge but equal", "(QRESYNC (1 2 (1:4294967295 "
+	  "4294967295:1)))", 0, false, true, 1, 2, 0, 1 },
+	{ "too many members", "(QRESYNC (1 2 1:5 (1 2) x))", -1, false,
+	  false, 0, 0, 0, 0 },
+	{ "seq-match before known-uids", "(QRESYNC (1 2 (1 2) 1:5))", -1,
+	  false, false, 0, 0, 0, 0 },
+	{ "not a list", "CONDSTORE", -1, false, false, 0, 0, 0, 0 },
+};
+
+static void
+test_select_params(struct fc_arena *a)
+{
+	struct imap_select_params p;
+	struct imap_command cmd;
+	const char *err;
+	char line[512];
+	size_t i;
+	int r;
+
+	for (i = 0; i < NELEMS(select_params); i++) {
+		snprintf(line, sizeof(line), "t SELECT INBOX %s",
+		    select_params[i].in);
+		if (!ok(imap_parse_command(line, strlen(line), a, &cmd, &err)
+		    == 0 && cmd.count == 2, "select params: %s: parses",
+		    select_params[i].name))
+			continue;
+		err = NULL;
+		r = imap_select_params_parse(&cmd.args[1], a, &p, &err);
+		if (select_params[i].want < 0) {
+			ok(r < 0 && err != NULL, "select params: %s: refused",
+			    select_params[i].name);
+			continue;
+		}
+		ok(r == 0 && p.condstore == select_params[i].condstore
+		    && p.qresync == select_params[i].qresync
+		    && p.uidvalidity == select_params[i].uidvalidity
+		    && p.modseq == select_params[i].modseq
+		    && p.known_uids.count == select_params[i].known
+		    && p.seq_match.count == select_params[i].match,
+		    "select params: %s", select_params[i].name);
+	}
+}
+
 int
 main(void)
 {
@@ -332,6 +440,7 @@ main(void)
 	test_depth(a);
 	test_markers();
 	test_seqsets(a);
+	test_select_params(a);
 	ok(imap_parse_number("4294967295", UINT32_MAX, &n) == 0
 	    && n == 4294967295u, "number at the limit");
 	ok(imap_parse_number("4294967296", UINT32_MAX, &n) < 0,
