@@ -1,6 +1,7 @@
 /*
- * session.c - one client connection: limits, TLS, timeouts, and the
- * input modes and output of include/facteur/session.h.
+ * session.c - one client connection: limits, TLS, compression (the
+ * stream itself is session_deflate.c), timeouts, and the input modes and
+ * output of include/facteur/session.h.
  *
  * States. READY: input is framed and handed to the module. WAIT: the
  * module waits for something (fc_session_resume() ends it). MORE: the
@@ -47,6 +48,7 @@
 #include "core.h"
 #include "dot.h"
 #include "line.h"
+#include "session_deflate.h"
 
 #define OUTPUT_HIGH		(128 * 1024)	/* output_full() above this */
 #define OUTPUT_LOW		(32 * 1024)	/* drained() below this */
@@ -81,8 +83,9 @@ struct fc_session {
 	struct fc_arena *arena;
 	struct fc_service *svc;
 	struct fc_listen *listen;
-	struct bufferevent *bev;	/* the TLS filter once TLS is on */
+	struct bufferevent *bev;	/* the top filter: TLS, compression */
 	SSL *ssl;
+	struct fc_deflate *deflate;	/* owned by the top filter */
 	char id[17];
 
 	struct sockaddr_storage peer;
@@ -113,6 +116,7 @@ struct fc_session {
 	bool stopping;			/* the worker is shutting down */
 	bool ended;			/* ops->end has run */
 	bool starttls_pending;		/* switch after the current line */
+	bool compress_pending;		/* likewise for compression */
 	bool output_blocked;		/* READY, but the output is full */
 
 	uint64_t iptable_key;
@@ -138,6 +142,7 @@ static void session_readcb(struct bufferevent *bev, void *arg);
 static void session_writecb(struct bufferevent *bev, void *arg);
 static void session_eventcb(struct bufferevent *bev, short what, void *arg);
 static void session_start_tls(struct fc_session *s);
+static void session_start_compress(struct fc_session *s);
 static void session_begin_close(struct fc_session *s);
 static void session_watch_output(struct fc_session *s);
 
@@ -224,7 +229,7 @@ session_deadline_stop(struct fc_session *s)
 
 /*
  * Callbacks, limits and timeouts of the session's bufferevent: at accept,
- * and again on the TLS filter after STARTTLS.
+ * and again on the TLS or compression filter put on top of it.
  */
 static void
 session_setup_bev(struct fc_session *s)
@@ -246,6 +251,19 @@ session_setup_bev(struct fc_session *s)
 	bufferevent_set_max_single_write(s->bev, OUTPUT_HIGH);
 	bufferevent_set_timeouts(s->bev, NULL, &wt);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
+/* The socket's bufferevent under the filters, or NULL without any. */
+static struct bufferevent *
+session_bottom(struct fc_session *s)
+{
+	struct bufferevent *b = s->bev, *under;
+
+	if (bufferevent_get_underlying(b) == NULL)
+		return NULL;
+	while ((under = bufferevent_get_underlying(b)) != NULL)
+		b = under;
+	return b;
 }
 
 static void
@@ -397,7 +415,7 @@ session_free(struct fc_session *s, const char *why)
 		event_free(s->finish);
 	if (s->under_cb != NULL)
 		evbuffer_remove_cb_entry(bufferevent_get_output(
-		    bufferevent_get_underlying(s->bev)), s->under_cb);
+		    session_bottom(s)), s->under_cb);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);	/* frees the SSL and the socket */
 	free(s->dot);
@@ -418,17 +436,20 @@ session_free(struct fc_session *s, const char *why)
 /* ------------------------------------------------------------------ */
 /* Closing: the output goes out first */
 
-/* Is everything written? Under TLS, the encrypted bytes wait in the
- * underlying bufferevent after the filter's own buffer is empty. */
+/* Is everything written? Under a filter (TLS, compression), bytes wait
+ * in the layers below after the top one's buffer is empty, and the
+ * compressor may hold some until its next flush. */
 static bool
 session_output_done(struct fc_session *s)
 {
-	struct bufferevent *under = bufferevent_get_underlying(s->bev);
+	struct bufferevent *b;
 
-	if (evbuffer_get_length(bufferevent_get_output(s->bev)) != 0)
+	if (s->deflate != NULL && fc_deflate_unflushed(s->deflate))
 		return false;
-	return under == NULL ||
-	    evbuffer_get_length(bufferevent_get_output(under)) == 0;
+	for (b = s->bev; b != NULL; b = bufferevent_get_underlying(b))
+		if (evbuffer_get_length(bufferevent_get_output(b)) != 0)
+			return false;
+	return true;
 }
 
 static void
@@ -458,9 +479,12 @@ session_under_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 static void
 session_begin_close(struct fc_session *s)
 {
-	struct bufferevent *under = bufferevent_get_underlying(s->bev);
+	struct bufferevent *under = session_bottom(s);
 
 	s->state = ST_CLOSING;
+	/* the farewell must not wait in the compressor */
+	if (s->deflate != NULL)
+		bufferevent_flush(s->bev, EV_WRITE, BEV_FLUSH);
 	bufferevent_disable(s->bev, EV_READ);
 	bufferevent_setcb(s->bev, NULL, session_writecb, session_eventcb, s);
 	bufferevent_setwatermark(s->bev, EV_WRITE, 0, OUTPUT_HIGH);
@@ -527,6 +551,8 @@ session_handled(struct fc_session *s, enum fc_next next)
 	s->busy = false;
 	if (s->starttls_pending)
 		session_start_tls(s);
+	if (s->compress_pending)
+		session_start_compress(s);
 	if (next == FC_NEXT_WAIT && s->resumed)
 		next = s->resume_next;
 	s->resumed = false;
@@ -695,6 +721,29 @@ session_stop(struct fc_session *s)
 }
 
 /*
+ * Under compression, input may be left where the filter has not yet
+ * looked: compressed bytes the client sent right after asking for
+ * compression, or inflated bytes zlib held back while the session's
+ * input was full. Inflates them now; says whether input came of it.
+ */
+static bool
+session_inflate_more(struct fc_session *s)
+{
+	struct evbuffer *in;
+	size_t before;
+
+	if (s->deflate == NULL)
+		return false;
+	in = bufferevent_get_input(s->bev);
+	before = evbuffer_get_length(in);
+	if (!fc_deflate_inflate_pending(s->deflate) && evbuffer_get_length(
+	    bufferevent_get_input(bufferevent_get_underlying(s->bev))) == 0)
+		return false;
+	bufferevent_flush(s->bev, EV_READ, BEV_NORMAL);
+	return evbuffer_get_length(in) > before;
+}
+
+/*
  * Serves the input already buffered, as long as the module is ready for
  * it. After LINES_PER_ROUND inputs, the rest waits for the next round of
  * the event loop, so one pipelining client cannot starve the others.
@@ -733,6 +782,8 @@ session_process(struct fc_session *s)
 			progressed = session_input_bytes(s, in);
 			break;
 		}
+		if (!progressed && session_inflate_more(s))
+			continue;
 		if (!progressed) {
 			/* no complete command left: if the server stops,
 			 * this is the moment to say goodbye */
@@ -982,7 +1033,9 @@ fc_session_tls_active(struct fc_session *s)
 bool
 fc_session_starttls_available(struct fc_session *s)
 {
-	return s->ssl == NULL && !s->starttls_pending && s->svc->tls != NULL;
+	/* TLS goes under compression, never above it */
+	return s->ssl == NULL && !s->starttls_pending && s->svc->tls != NULL
+	    && s->deflate == NULL && !s->compress_pending;
 }
 
 /*
@@ -1028,6 +1081,63 @@ fc_session_starttls(struct fc_session *s)
 	if (!s->busy)
 		session_start_tls(s);
 	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Compression */
+
+static void
+session_deflate_error(void *arg, const char *why)
+{
+	struct fc_session *s = arg;
+
+	session_free(s, why);
+}
+
+/*
+ * Puts the compression filter on top (above TLS when TLS is on). Called
+ * once the command's line has been drained: what follows it in the
+ * lower buffer is the client's first compressed bytes.
+ */
+static void
+session_start_compress(struct fc_session *s)
+{
+	struct bufferevent *filter = NULL;
+	struct fc_deflate *d;
+
+	s->compress_pending = false;
+	d = fc_deflate_new();
+	if (d != NULL)
+		filter = fc_deflate_filter_new(fc_worker_base(), s->bev, d,
+		    session_deflate_error, s);
+	if (filter == NULL) {
+		fc_deflate_free(&d);
+		fc_log_session(s, FC_LOG_ERROR, "event=error reason=\"cannot "
+		    "start compression\"");
+		session_apply(s, FC_NEXT_CLOSE);
+		return;
+	}
+	s->deflate = d;
+	s->bev = filter;
+	session_setup_bev(s);
+	fc_log_session(s, FC_LOG_INFO, "event=compress algorithm=deflate");
+}
+
+int
+fc_session_compress(struct fc_session *s)
+{
+	if (s->deflate != NULL || s->compress_pending || s->starttls_pending)
+		return -1;
+	s->compress_pending = true;
+	if (!s->busy)
+		session_start_compress(s);
+	return 0;
+}
+
+bool
+fc_session_compress_active(struct fc_session *s)
+{
+	return s->deflate != NULL || s->compress_pending;
 }
 
 const char *

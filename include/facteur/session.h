@@ -131,6 +131,17 @@ int fc_session_starttls(struct fc_session *s);
 const char *fc_session_tls_version(struct fc_session *s);	/* or NULL */
 const char *fc_session_tls_cipher(struct fc_session *s);	/* or NULL */
 
+/* Compression: raw deflate (RFC 1951) on both directions from here on,
+ * above TLS when TLS is on, as IMAP COMPRESS=DEFLATE (RFC 4978) wants.
+ * Call it after the reply that announces it has been written: that
+ * reply goes out as is, and everything written after it, compressed;
+ * the client's input is inflated from the first byte after the
+ * command's line. zlib's memory is taken only now. A corrupt stream
+ * from the client ends the session. STARTTLS is not offered afterwards.
+ * Returns -1 when compression is already on (or asked for). */
+int fc_session_compress(struct fc_session *s);
+bool fc_session_compress_active(struct fc_session *s);
+
 /* Output. */
 void fc_session_write(struct fc_session *s, const void *data, size_t len);
 void fc_session_puts(struct fc_session *s, const char *str);

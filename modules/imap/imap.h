@@ -9,6 +9,7 @@
  *			dispatch by state, tagged and untagged responses
  *	imap_auth.c	CAPABILITY, NOOP, LOGOUT, STARTTLS, LOGIN,
  *			AUTHENTICATE, ENABLE, ID, NAMESPACE
+ *	imap_compress.c	COMPRESS (the stream itself is the core's)
  *	imap_mailbox.c	LIST, LSUB, CREATE, DELETE, RENAME, SUBSCRIBE,
  *			UNSUBSCRIBE, STATUS
  *	imap_select.c	SELECT, EXAMINE, CLOSE, UNSELECT, EXPUNGE, CHECK,
@@ -189,6 +190,10 @@ enum fc_next imap_cmd_namespace(struct imap_session *is,
     struct imap_command *c);
 /* the CAPABILITY list for this session's state, into is->out */
 void imap_capability_list(struct imap_session *is);
+
+/* imap_compress.c */
+enum fc_next imap_cmd_compress(struct imap_session *is,
+    struct imap_command *c);
 
 /* imap_mailbox.c */
 enum fc_next imap_cmd_list(struct imap_session *is, struct imap_command *c,

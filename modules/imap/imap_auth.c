@@ -32,8 +32,11 @@ imap_capability_list(struct imap_session *is)
 	const char *mechs, *p, *sp;
 
 	imap_str_adds(&is->out, is->conf->capability);
-	if (is->state != IMAP_ST_NOTAUTH)
+	if (is->state != IMAP_ST_NOTAUTH) {
+		/* RFC 4978: offered once a client has logged in */
+		imap_str_adds(&is->out, " COMPRESS=DEFLATE");
 		return;
+	}
 	if (fc_session_starttls_available(is->s)
 	    && !fc_session_tls_active(is->s))
 		imap_str_adds(&is->out, " STARTTLS");

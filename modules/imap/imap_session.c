@@ -304,7 +304,7 @@ static const struct {
 	{ "LIST", AUTHED }, { "LSUB", AUTHED }, { "NAMESPACE", AUTHED },
 	{ "STATUS", AUTHED }, { "APPEND", AUTHED }, { "IDLE", AUTHED },
 	{ "GETQUOTA", AUTHED }, { "GETQUOTAROOT", AUTHED },
-	{ "SETQUOTA", AUTHED },
+	{ "SETQUOTA", AUTHED }, { "COMPRESS", AUTHED },
 	{ "CHECK", SELECTED }, { "CLOSE", SELECTED }, { "UNSELECT", SELECTED },
 	{ "EXPUNGE", SELECTED }, { "SEARCH", SELECTED },
 	{ "SORT", SELECTED }, { "THREAD", SELECTED },
@@ -385,6 +385,8 @@ imap_dispatch(struct imap_session *is, struct imap_command *c)
 	if (strcmp(n, "GETQUOTA") == 0 || strcmp(n, "GETQUOTAROOT") == 0
 	    || strcmp(n, "SETQUOTA") == 0)
 		return imap_cmd_quota(is, c);
+	if (strcmp(n, "COMPRESS") == 0)
+		return imap_cmd_compress(is, c);
 	if (strcmp(n, "CLOSE") == 0)
 		return imap_cmd_close(is, c, true);
 	if (strcmp(n, "UNSELECT") == 0)

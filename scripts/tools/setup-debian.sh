@@ -5,7 +5,7 @@
 set -eu
 
 packages="build-essential autoconf automake libtool libltdl-dev pkg-config
-libevent-dev libssl-dev liblua5.4-dev libpq-dev libcrypt-dev openssl
+libevent-dev libssl-dev liblua5.4-dev libpq-dev libcrypt-dev zlib1g-dev openssl
 python3 python3-pytest python3-pytest-xdist clang libclang-rt-14-dev curl
 iproute2 swaks libnet-ssleay-perl libio-socket-ssl-perl dnsmasq-base postfix
 fetchmail postgresql isync"
