@@ -22,13 +22,31 @@
 # flushes per message and their time, and EXPLAIN ANALYZE of a view's
 # catch-up query on the loaded mailbox.
 #
+# Then IMAP on pgsql versus maildir (one node each, FACTEUR_WORKERS
+# workers, the same messages imported into both with facteurctl):
+#
+#   fetch-all    FETCH 1:* (ENVELOPE BODYSTRUCTURE) on a mailbox of
+#                IMAP_MESSAGES messages, the first time (pgsql reads and
+#                parses every body and fills its message cache) and the
+#                second (pgsql answers from the cache); the cache is
+#                emptied before each round
+#   mix          bench/imap_load.py's mixed workload (as bench/imap.sh:
+#                SELECT, FETCH (FLAGS ENVELOPE), FETCH BODY.PEEK[], STORE,
+#                SEARCH, APPEND), CLIENTS clients over as many users with
+#                IMAP_SEED messages each, for SECS seconds
+#
+# IMAP_RUNS rounds of both, then what schema 3 adds to a delivery: the
+# time of facteur_header_len() over the stored bodies.
+#
 # RUNS rounds; medians printed. Run as root on Debian 12 (installs
 # postfix for smtp-source, postgresql).
 #
 # Environment:
 #   SESSIONS=20 MESSAGES=3000 SIZE=4096 RUNS=3 WARMUP=100 RCPT_USERS=1
 #   FACTEUR_WORKERS=2      workers of the single-node cases
-#   PORT_BASE=17600        ports PORT_BASE..PORT_BASE+3
+#   PORT_BASE=17600        ports PORT_BASE..PORT_BASE+5
+#   IMAP_MESSAGES=5000 IMAP_SEED=300 CLIENTS=20 SECS=10 IMAP_RUNS=3
+#   SKIP_SMTP=1 SKIP_IMAP=1  leave one half out
 #   BENCH_KEEP=1           keep the scratch folder
 set -euo pipefail
 # shellcheck source=bench/lib.sh
@@ -42,18 +60,26 @@ WARMUP="${WARMUP:-100}"
 RCPT_USERS="${RCPT_USERS:-1}"
 FACTEUR_WORKERS="${FACTEUR_WORKERS:-2}"
 PORT_BASE="${PORT_BASE:-17600}"
+IMAP_MESSAGES="${IMAP_MESSAGES:-5000}"
+IMAP_SEED="${IMAP_SEED:-300}"
+CLIENTS="${CLIENTS:-20}"
+SECS="${SECS:-10}"
+IMAP_RUNS="${IMAP_RUNS:-3}"
+SKIP_SMTP="${SKIP_SMTP:-0}"
+SKIP_IMAP="${SKIP_IMAP:-0}"
 DOMAIN=example.test
 
 bench_init pgsql "${1:-}"
+FACTEURCTL="$FACTEUR_BUILDDIR/facteurctl"
 bench_need_pkgs python3 procps postfix postgresql
 bench_ensure_user facteur
 bench_raise_nofile 4096
-for m in smtp maildir passwd-file pgsql; do
+for m in smtp imap maildir passwd-file pgsql; do
     [ -e "$FACTEUR_BUILDDIR/modules/$m/.libs/$m.so" ] \
         || [ -e "$FACTEUR_BUILDDIR/modules/$m/$m.so" ] \
         || bench_die "the $m module is not built in $FACTEUR_BUILDDIR/modules"
 done
-for i in 0 1 2 3; do
+for i in 0 1 2 3 4 5; do
     bench_port_free $((PORT_BASE + i))
 done
 export FACTEUR_MODULE_PATH="$FACTEUR_BUILDDIR/modules"
@@ -86,6 +112,11 @@ USERS_FILE="$BENCH_TMP/passwd"
 for ((i = 1; i <= 100; i++)); do
     echo "test$i@$DOMAIN:{PLAIN}x::::::"
 done >"$USERS_FILE"
+# IMAP: bench1..benchCLIENTS for the mixed workload, big for FETCH 1:*
+for ((i = 1; i <= CLIENTS; i++)); do
+    echo "bench$i:{PLAIN}benchpass::::::"
+done >>"$USERS_FILE"
+echo "big:{PLAIN}benchpass::::::" >>"$USERS_FILE"
 chmod 644 "$USERS_FILE"
 
 # conf NAME PORT STORAGE WORKERS: a facteurd folder with its config
@@ -187,6 +218,7 @@ print("%.1f" % ((a["messages"] + b["messages"]) / t))' "$o1" "$o2"
 
 declare -A rates
 cases="maildir pgsql pgsql-2x1 pgsql-2x2"
+[ "$SKIP_SMTP" != 1 ] || RUNS=0
 for ((run = 1; run <= RUNS; run++)); do
     bench_log "round $run of $RUNS"
     for c in $cases; do
@@ -203,6 +235,7 @@ for ((run = 1; run <= RUNS; run++)); do
     done
 done
 
+if [ "$SKIP_SMTP" != 1 ]; then
 echo
 echo "SMTP deliveries per second (median of $RUNS; $SESSIONS sessions," \
     "$MESSAGES x $SIZE bytes; single nodes: $FACTEUR_WORKERS workers):"
@@ -242,3 +275,179 @@ psql_su -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING ON)
     UNION ALL SELECT 3, uid, 0, 0, modseq, 0, 0, 0, NULL FROM expunged
         WHERE mailbox_id = $mb AND modseq > $ms ORDER BY 1, 2" \
     | sed 's/^/  /'
+fi
+
+[ "$SKIP_IMAP" != 1 ] || exit 0
+
+# ------------------------------------------------------------------
+# IMAP
+
+# imap_conf NAME PORT STORAGE: a facteurd folder serving IMAP
+imap_conf() {
+    local name="$1" port="$2" storage="$3" dir
+    dir="$BENCH_TMP/$name"
+    mkdir -p "$dir/mail" "$dir/state"
+    chown facteur "$dir/mail" "$dir/state"
+    cat >"$dir/facteurd.conf" <<EOF
+user facteur;
+workers $FACTEUR_WORKERS;
+pid_file $dir/facteurd.pid;
+state_dir $dir/state;
+log stderr;
+max_connections 20000;
+auth passwd-file;
+storage $storage;
+load passwd-file maildir pgsql imap;
+passwd-file { path $USERS_FILE; allow_plaintext_passwords yes; }
+maildir { location $dir/mail/%n; }
+pgsql {
+    connect "host=$PGHOST port=$PGPORT dbname=facteur user=facteur";
+    schema auto;
+}
+imap {
+    listen 127.0.0.1:$port;
+    max_connections_per_ip 20000;
+}
+EOF
+    echo "$dir"
+}
+
+# seed DIR N: the messages, sizes from 1 KB to 300 KB (most small), a
+# tenth multipart with an attachment, as bench/imap.sh
+seed() {
+    mkdir -p "$1"
+    "$BENCH_PY" - "$1" "$2" <<'PY'
+import base64, os, random, sys
+d, n = sys.argv[1], int(sys.argv[2])
+rnd = random.Random(8)
+people = ["alice", "bob", "carol", "dave", "erin", "frank", "grace"]
+words = ["alpha", "bravo", "report", "meeting", "invoice", "lunch",
+         "release", "budget", "travel", "review"]
+for k in range(n):
+    size = int(min(300000, max(1000, rnd.lognormvariate(8.5, 1.2))))
+    who = rnd.choice(people)
+    subj = "%s %s %d" % (rnd.choice(words), rnd.choice(words), k)
+    head = ("From: %s <%s@example.net>\nTo: Bench <bench@example.org>\n"
+            "Cc: %s@example.com\nSubject: %s\n"
+            "Date: %s, %02d Nov 2026 %02d:%02d:00 +0000\n"
+            "Message-ID: <%d.seed@bench.example>\nMIME-Version: 1.0\n" % (
+                who.title(), who, rnd.choice(people), subj,
+                rnd.choice(["Mon", "Tue", "Wed"]), rnd.randint(1, 28),
+                rnd.randint(0, 23), rnd.randint(0, 59), k))
+    line = "%s\n" % " ".join(rnd.choice(words) for _ in range(10))
+    if k % 10 == 3:
+        blob = base64.encodebytes(os.urandom(size * 3 // 4)).decode()
+        msg = (head + 'Content-Type: multipart/mixed; boundary="b%d"\n\n'
+               "--b%d\nContent-Type: text/plain\n\n%s\n--b%d\n"
+               "Content-Type: application/octet-stream\n"
+               "Content-Transfer-Encoding: base64\n"
+               'Content-Disposition: attachment; filename="f%d.bin"\n\n'
+               "%s--b%d--\n" % (k, k, line * 5, k, k, blob, k))
+    else:
+        msg = (head + "Content-Type: text/plain; charset=us-ascii\n\n"
+               + line * max(1, (size - len(head)) // len(line)))
+    with open(os.path.join(d, "m%05d.eml" % k), "w") as f:
+        f.write(msg)
+PY
+}
+
+# fetch_all PORT: FETCH 1:* (ENVELOPE BODYSTRUCTURE) of user big's
+# INBOX twice in one session: "first-seconds second-seconds"
+fetch_all() {
+    "$BENCH_PY" - "$1" <<'PY'
+import imaplib, sys, time
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]), timeout=600)
+m.login("big", "benchpass")
+typ, data = m.select("INBOX", readonly=True)
+assert typ == "OK", data
+out = []
+for _ in range(2):
+    t = time.monotonic()
+    typ, data = m.fetch("1:*", "(ENVELOPE BODYSTRUCTURE)")
+    out.append(time.monotonic() - t)
+    assert typ == "OK", data
+m.logout()
+print("%.3f %.3f" % (out[0], out[1]))
+PY
+}
+
+bench_log "IMAP: $IMAP_MESSAGES messages for FETCH 1:*, $IMAP_SEED for" \
+    "each of $CLIENTS users"
+seed "$BENCH_TMP/big" "$IMAP_MESSAGES"
+seed "$BENCH_TMP/mix" "$IMAP_SEED"
+IMD="$(imap_conf imap-maildir $((PORT_BASE + 4)) maildir)"
+IPG="$(imap_conf imap-pgsql $((PORT_BASE + 5)) pgsql)"
+"$FACTEURCTL" -c "$IPG/facteurd.conf" db migrate >/dev/null
+for d in "$IMD" "$IPG"; do
+    t0=$(date +%s%N)
+    "$FACTEURCTL" -c "$d/facteurd.conf" mailbox import big INBOX \
+        "$BENCH_TMP"/big/*.eml >/dev/null
+    t1=$(date +%s%N)
+    bench_log "  $(basename "$d"): $IMAP_MESSAGES imported in" \
+        "$(( (t1 - t0) / 1000000 )) ms"
+    for ((i = 1; i <= CLIENTS; i++)); do
+        "$FACTEURCTL" -c "$d/facteurd.conf" mailbox import "bench$i" \
+            INBOX "$BENCH_TMP"/mix/*.eml >/dev/null
+    done
+    chown -R facteur "$d/mail" "$d/state"
+done
+
+declare -A ifirst isecond imix
+for ((run = 1; run <= IMAP_RUNS; run++)); do
+    bench_log "IMAP round $run of $IMAP_RUNS"
+    # pgsql starts cold, as with bodies stored before schema 3
+    psql_su -c "UPDATE bodies SET cache = NULL" >/dev/null
+    for c in maildir pgsql; do
+        if [ $c = maildir ]; then
+            d="$IMD" p=$((PORT_BASE + 4))
+        else
+            d="$IPG" p=$((PORT_BASE + 5))
+        fi
+        bench_start "facteurd imap-$c" "$d/facteurd-$run.log" \
+            "$FACTEURD" -f -c "$d/facteurd.conf"
+        pid=$BENCH_PID
+        bench_wait_greeting "$p" '* OK' || bench_die "imap-$c did not" \
+            "start: $(tail -3 "$d/facteurd-$run.log")"
+        read -r f1 f2 <<<"$(fetch_all "$p")"
+        bench_log "  $c: FETCH 1:* first ${f1}s, second ${f2}s"
+        ifirst[$c]="${ifirst[$c]:-} $f1"
+        isecond[$c]="${isecond[$c]:-} $f2"
+        j="$("$BENCH_PY" "$BENCH_DIR/imap_load.py" --mode mix --port "$p" \
+            --clients "$CLIENTS" --users "$CLIENTS" --secs "$SECS" \
+            --password benchpass --seed "$run" --label "$c")" \
+            || bench_die "imap-$c: imap_load.py failed"
+        echo "$j" >>"$RESULTS"
+        r="$("$BENCH_PY" -c 'import json, sys; r = json.loads(sys.argv[1])
+if r["errors"]: sys.exit("errors: %s" % r["first_errors"][:2])
+print("%.1f" % r["ops_per_s"])' "$j")"
+        bench_log "  $c: mixed workload $r ops/s"
+        imix[$c]="${imix[$c]:-} $r"
+        bench_stop "$pid"
+    done
+done
+
+echo
+echo "IMAP, one node of $FACTEUR_WORKERS workers, median of $IMAP_RUNS:"
+echo "  FETCH 1:* (ENVELOPE BODYSTRUCTURE), $IMAP_MESSAGES messages (s):"
+for c in maildir pgsql; do
+    # shellcheck disable=SC2086
+    printf "    %-8s first %7s (%s )   second %7s (%s )\n" "$c" \
+        "$(bench_median ${ifirst[$c]})" "${ifirst[$c]}" \
+        "$(bench_median ${isecond[$c]})" "${isecond[$c]}"
+done
+echo "  mixed workload, $CLIENTS clients, ${SECS}s (ops/s):"
+for c in maildir pgsql; do
+    # shellcheck disable=SC2086
+    printf "    %-8s %8s   (%s )\n" "$c" "$(bench_median ${imix[$c]})" \
+        "${imix[$c]}"
+done
+echo
+echo "What schema 3 adds to a delivery: facteur_header_len() over the" \
+    "stored bodies, and the cache's size:"
+psql_su -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING ON)
+    SELECT facteur_header_len(data) FROM bodies" | sed 's/^/  /'
+psql_su -c "SELECT count(*) || ' bodies, ' ||
+        pg_size_pretty(sum(length(data))::bigint) || ', cache ' ||
+        pg_size_pretty(coalesce(sum(length(cache)), 0)::bigint) || ' (' ||
+        round(coalesce(avg(length(cache)), 0)) || ' bytes a body)'
+    FROM bodies" | sed 's/^/  /'

@@ -24,6 +24,7 @@
  */
 #include "config.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -448,6 +449,81 @@ fc_msg_open(struct fc_mailbox *box, uint32_t seq, bool *crlf_r)
 		return -1;
 	}
 	return st->be->ops->index_open_message(st, box->index, uid, crlf_r);
+}
+
+/* Whether the back end's ops reach member m (added in a minor ABI). */
+#define VIEW_HAS_OP(ops, m) \
+	((ops)->size >= offsetof(struct fc_storage_ops, m) + \
+	sizeof((ops)->m) && (ops)->m != NULL)
+
+int
+fc_msg_open_header(struct fc_mailbox *box, uint32_t seq, bool *crlf_r)
+{
+	const struct fc_storage_ops *ops = box->st->be->ops;
+	struct fc_store *st = box->st;
+	uint32_t uid = fc_msg_uid(box, seq);
+	struct fc_index_state s;
+
+	if (!VIEW_HAS_OP(ops, index_open_header))
+		return fc_msg_open(box, seq, crlf_r);
+	fc_store_reset_error(st);
+	view_state(box, &s);
+	if (view_find(&s, uid) == NULL) {
+		fc_store_fail(st, FC_ERR_EXPUNGED, "message %u was expunged",
+		    uid);
+		return -1;
+	}
+	return ops->index_open_header(st, box->index, uid, crlf_r);
+}
+
+bool
+fc_mailbox_can_cache(struct fc_mailbox *box)
+{
+	const struct fc_storage_ops *ops = box->st->be->ops;
+
+	return VIEW_HAS_OP(ops, index_cache_get) &&
+	    VIEW_HAS_OP(ops, index_cache_put);
+}
+
+int
+fc_msg_cache_get(struct fc_mailbox *box, uint32_t seq, struct fc_arena *a,
+    const char **data_r, size_t *len_r)
+{
+	struct fc_store *st = box->st;
+	uint32_t uid = fc_msg_uid(box, seq);
+	struct fc_index_state s;
+
+	fc_store_reset_error(st);
+	if (!fc_mailbox_can_cache(box))
+		return 0;
+	view_state(box, &s);
+	if (view_find(&s, uid) == NULL) {
+		fc_store_fail(st, FC_ERR_EXPUNGED, "message %u was expunged",
+		    uid);
+		return -1;
+	}
+	return st->be->ops->index_cache_get(st, box->index, uid, a, data_r,
+	    len_r);
+}
+
+int
+fc_msg_cache_put(struct fc_mailbox *box, uint32_t seq, const void *data,
+    size_t len)
+{
+	struct fc_store *st = box->st;
+	uint32_t uid = fc_msg_uid(box, seq);
+	struct fc_index_state s;
+
+	fc_store_reset_error(st);
+	if (!fc_mailbox_can_cache(box))
+		return 0;
+	view_state(box, &s);
+	if (view_find(&s, uid) == NULL) {
+		fc_store_fail(st, FC_ERR_EXPUNGED, "message %u was expunged",
+		    uid);
+		return -1;
+	}
+	return st->be->ops->index_cache_put(st, box->index, uid, data, len);
 }
 
 /* ------------------------------------------------------------------ */

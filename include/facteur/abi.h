@@ -21,6 +21,9 @@
  * History
  *   1.0  2026-11-22  first ABI: module descriptor, directives, sessions,
  *                    arenas, logging, auth back ends and SASL.
+ *   1.1  2026-12-04  storage: fc_msg_open_header(), the message cache
+ *                    (fc_msg_cache_get/put) and the three ops behind
+ *                    them at the end of fc_storage_ops.
  */
 #ifndef FACTEUR_ABI_H
 #define FACTEUR_ABI_H

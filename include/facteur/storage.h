@@ -228,6 +228,35 @@ const char *fc_msg_guid(struct fc_mailbox *box, uint32_t seq);
  * FC_ERR_EXPUNGED when the message is gone. *crlf_r tells whether the
  * stored line ends are CRLF. */
 int fc_msg_open(struct fc_mailbox *box, uint32_t seq, bool *crlf_r);
+/* Like fc_msg_open(), but the descriptor may hold only the message's
+ * header, up to and with the empty line that ends it: for readers of
+ * header fields (SEARCH, SORT), on stores where reading the body costs
+ * (pgsql). Stores that cannot tell give the whole message. Since ABI
+ * 1.1. */
+int fc_msg_open_header(struct fc_mailbox *box, uint32_t seq, bool *crlf_r);
+
+/*
+ * A store may keep, beside each message, a few bytes that a protocol
+ * module derived from it (IMAP keeps its ENVELOPE and BODYSTRUCTURE),
+ * so that the next session need not read and parse the message again.
+ * A message's bytes never change, so what was derived from them stays
+ * true; copies of a message may share it. The bytes are the caller's
+ * own format: it should tag them with a version and ignore what it
+ * does not recognise. Since ABI 1.1.
+ *
+ * fc_mailbox_can_cache(): whether the store keeps such bytes at all
+ * (pgsql does, maildir does not).
+ * fc_msg_cache_get(): 1 with *data_r (in a, NUL-terminated, not
+ * counted in *len_r), 0 when nothing is kept, -1 on failure
+ * (FC_ERR_EXPUNGED, FC_ERR_TEMP).
+ * fc_msg_cache_put(): replaces what is kept; 0, or -1 on failure
+ * (which a reader may ignore: the cache is only a cache).
+ */
+bool fc_mailbox_can_cache(struct fc_mailbox *box);
+int fc_msg_cache_get(struct fc_mailbox *box, uint32_t seq,
+    struct fc_arena *a, const char **data_r, size_t *len_r);
+int fc_msg_cache_put(struct fc_mailbox *box, uint32_t seq,
+    const void *data, size_t len);
 
 enum fc_store_op {
 	FC_STORE_ADD = 0,
@@ -353,6 +382,18 @@ struct fc_storage_ops {
 	/* fn(arg) when the index may have changed; fn NULL stops */
 	int (*index_watch)(struct fc_store *st, void *index,
 	    void (*fn)(void *arg), void *arg);
+
+	/* Since ABI 1.1; the core looks at them only when size covers
+	 * them, and each may be NULL. */
+	/* the header (with its empty line) or the whole message */
+	int (*index_open_header)(struct fc_store *st, void *index,
+	    uint32_t uid, bool *crlf_r);
+	/* fc_msg_cache_get(): 1, 0 or -1 */
+	int (*index_cache_get)(struct fc_store *st, void *index,
+	    uint32_t uid, struct fc_arena *a, const char **data_r,
+	    size_t *len_r);
+	int (*index_cache_put)(struct fc_store *st, void *index,
+	    uint32_t uid, const void *data, size_t len);
 };
 
 /* In init(): makes a storage back end known by name. */

@@ -11,7 +11,16 @@
  *
  * A message another session expunged (held back, so its number stays)
  * cannot be read any more: its body items are left out and the command
- * ends with NO [EXPUNGEISSUED] (RFC 2180 4.1.2).
+ * ends with NO [EXPUNGEISSUED] (RFC 2180 4.1.2). One the store cannot
+ * give for now (its database is down) is left out the same way, and
+ * the command ends with NO [UNAVAILABLE] (RFC 5530).
+ *
+ * ENVELOPE, BODY and BODYSTRUCTURE come from the store's message cache
+ * when it has one (imap_cache.h) and no body section is asked for: the
+ * message is then neither read nor parsed. When the only sections are
+ * of the message's header (HEADER.FIELDS, as clients list mail) and
+ * neither BODY nor BODYSTRUCTURE is asked for, the header is all that
+ * is read (fc_msg_open_header()).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,6 +38,7 @@
 #include <facteur/storage.h>
 
 #include "imap.h"
+#include "imap_cache.h"
 #include "imap_render.h"
 
 #define IMAP_CHUNK	(32 * 1024)
@@ -61,6 +71,8 @@ struct imap_fetch {
 	struct imap_fetch_item *items;
 	size_t nitems;
 	bool need_mime;
+	bool need_body;			/* a section: the file and tree */
+	bool header_only;		/* ... of the header alone */
 	bool sets_seen;
 	uint32_t *seqs;
 	size_t nseqs, next;
@@ -71,11 +83,14 @@ struct imap_fetch {
 	int fd;
 	bool crlf;
 	struct fc_mime_part *root;
+	struct imap_cached cached;
+	bool have_cached;
 	size_t item;			/* next item of the message */
 	struct imap_section_reader *reader;
 	uint64_t left;			/* bytes of the reader still owed */
 	bool expunged;			/* some message could not be read */
 	bool unknown_cte;		/* some BINARY could not be decoded */
+	bool unavailable;		/* the store failed for some message */
 };
 
 static char imap_chunk[IMAP_CHUNK];
@@ -277,7 +292,7 @@ imap_cmd_fetch(struct imap_session *is, struct imap_command *c,
 	const char *err = "Invalid FETCH item";
 	size_t size = 0, i, k;
 	bool has_uid = false, has_modseq = false, changed = false;
-	bool vanished = false;
+	bool vanished = false, whole = false;
 	uint64_t since = 0;
 
 	if (n == 3) {
@@ -343,6 +358,12 @@ imap_cmd_fetch(struct imap_session *is, struct imap_command *c,
 		}
 		if (it->kind >= F_ENVELOPE && it->kind != F_MODSEQ)
 			f->need_mime = true;
+		if (it->kind == F_SECTION || it->kind == F_BINARY_SIZE)
+			f->need_body = true;
+		if (it->kind == F_BODY || it->kind == F_BODYSTRUCTURE ||
+		    it->kind == F_BINARY_SIZE || (it->kind == F_SECTION &&
+		    !imap_section_is_top_header(it->sec)))
+			whole = true;
 		if (it->kind == F_SECTION && !it->peek && !is->readonly)
 			f->sets_seen = true;
 	}
@@ -350,6 +371,7 @@ imap_cmd_fetch(struct imap_session *is, struct imap_command *c,
 	 * carries MODSEQ */
 	if (is->condstore && !has_modseq)
 		imap_fetch_add(f, is->arena, &size)->kind = F_MODSEQ;
+	f->header_only = f->need_body && !whole;
 	if ((f->seqs = imap_seqs(is, args[0].str, uid, &f->nseqs)) == NULL)
 		return imap_bad(is, c->tag, "Invalid message set");
 	if (changed) {
@@ -377,6 +399,7 @@ imap_fetch_msg_done(struct imap_fetch *f)
 		close(f->fd);
 	f->fd = -1;
 	f->root = NULL;
+	f->have_cached = false;
 	f->reader = NULL;
 	f->item = 0;
 	fc_arena_reset(f->msg_arena);
@@ -408,17 +431,31 @@ imap_internaldate_write(struct imap_str *out, time_t t)
 }
 
 /*
- * Opens the message's file and tree if an item needs them. -1 when the
- * message is gone (the caller leaves the body items out).
+ * Opens the message's file and tree if an item needs them, or takes
+ * its answers from the store's cache. -1 when the message is gone or
+ * the store failed (the caller leaves the body items out).
  */
 static int
 imap_fetch_open(struct imap_session *is, struct imap_fetch *f)
 {
 	static const struct fc_mime_limits *limits = NULL;
+	bool put = false;
+	int r;
 
-	if (f->fd >= 0)
+	if (f->fd >= 0 || f->have_cached)
 		return 0;
-	f->fd = fc_msg_open(is->box, f->seq, &f->crlf);
+	if (!f->need_body) {
+		r = imap_cache_load(is->box, f->seq, is->utf8, f->msg_arena,
+		    &f->cached, &put);
+		if (r < 0)
+			return -1;
+		if (r > 0) {
+			f->have_cached = true;
+			return 0;
+		}
+	}
+	f->fd = f->header_only ? fc_msg_open_header(is->box, f->seq,
+	    &f->crlf) : fc_msg_open(is->box, f->seq, &f->crlf);
 	if (f->fd < 0)
 		return -1;
 	f->root = fc_mime_parse_fd(f->msg_arena, f->fd, limits);
@@ -427,7 +464,27 @@ imap_fetch_open(struct imap_session *is, struct imap_fetch *f)
 		f->fd = -1;
 		return -1;
 	}
+	if (put) {
+		imap_cache_fill(is->box, f->seq, is->utf8, f->root,
+		    f->msg_arena, true, &f->cached);
+		f->have_cached = true;
+	}
 	return 0;
+}
+
+/* The store could not give a message (its database is down, a disk
+ * error): logged once per command, the command ends with NO. */
+static void
+imap_fetch_unavailable(struct imap_session *is, struct imap_fetch *f)
+{
+	const char *text = "";
+
+	if (f->unavailable)
+		return;
+	f->unavailable = true;
+	(void)fc_store_error(is->store, &text);
+	fc_log_session(is->s, FC_LOG_WARNING, "event=error op=fetch seq=%u "
+	    "reason=\"%s\"", f->seq, fc_log_quote(is->arena, text, 200));
 }
 
 /* Writes items of the current message until one needs streaming.
@@ -470,14 +527,30 @@ imap_fetch_items(struct imap_session *is, struct imap_fetch *f)
 			break;
 		case F_ENVELOPE:
 			imap_str_adds(&is->out, "ENVELOPE ");
-			imap_envelope_write(&is->out, f->root, is->utf8);
+			if (f->have_cached)
+				imap_str_add(&is->out, f->cached.envelope,
+				    f->cached.envelope_len);
+			else
+				imap_envelope_write(&is->out, f->root,
+				    is->utf8);
 			break;
 		case F_BODY:
+			imap_str_adds(&is->out, "BODY ");
+			if (f->have_cached)
+				imap_str_add(&is->out, f->cached.body,
+				    f->cached.body_len);
+			else
+				imap_bodystructure_write(&is->out, f->root,
+				    false, is->utf8);
+			break;
 		case F_BODYSTRUCTURE:
-			imap_str_adds(&is->out, it->kind == F_BODY ? "BODY " :
-			    "BODYSTRUCTURE ");
-			imap_bodystructure_write(&is->out, f->root,
-			    it->kind == F_BODYSTRUCTURE, is->utf8);
+			imap_str_adds(&is->out, "BODYSTRUCTURE ");
+			if (f->have_cached)
+				imap_str_add(&is->out, f->cached.bodystructure,
+				    f->cached.bodystructure_len);
+			else
+				imap_bodystructure_write(&is->out, f->root,
+				    true, is->utf8);
 			break;
 		case F_BINARY_SIZE:
 		case F_SECTION:
@@ -540,10 +613,14 @@ imap_fetch_done(struct imap_session *is)
 	const char *tag = f->tag;
 	bool expunged = f->expunged;
 	bool unknown_cte = f->unknown_cte;
+	bool unavailable = f->unavailable;
 	bool uid = f->uid;
 
 	imap_fetch_abort(is);
 	imap_news(is, uid);
+	if (unavailable)
+		return imap_no(is, tag, "[UNAVAILABLE] Some messages could "
+		    "not be read, try again later");
 	if (expunged)
 		return imap_no(is, tag, "[EXPUNGEISSUED] Some messages could "
 		    "not be fetched");
@@ -592,7 +669,11 @@ imap_fetch_more(struct imap_session *is)
 				return imap_fetch_done(is);
 			f->seq = f->seqs[f->next++];
 			if (f->need_mime && imap_fetch_open(is, f) < 0) {
-				f->expunged = true;
+				if (fc_store_error(is->store, NULL) ==
+				    FC_ERR_EXPUNGED)
+					f->expunged = true;
+				else
+					imap_fetch_unavailable(is, f);
 				imap_fetch_msg_done(f);
 				continue;
 			}

@@ -77,6 +77,10 @@ void imap_section_name_write(struct imap_str *out, const char *item,
 /* True for a section made of header bytes only (HEADER, HEADER.FIELDS,
  * HEADER.FIELDS.NOT, MIME). */
 bool imap_section_is_header(const struct imap_section *sec);
+/* True for a section of the message's own header (HEADER, HEADER.FIELDS,
+ * HEADER.FIELDS.NOT without a part number): a file holding the header
+ * alone (fc_msg_open_header()) gives the same bytes. */
+bool imap_section_is_top_header(const struct imap_section *sec);
 
 struct imap_section_reader;
 

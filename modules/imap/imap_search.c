@@ -7,7 +7,9 @@
  * message's text (FROM, SUBJECT, HEADER, BODY, TEXT, SENT*) read its
  * file, once per message, only when such a key is reached, and all of
  * them in that one reading (imap_search_text.c: decoded text, Unicode
- * case folding, bounded memory). CHARSET may be UTF-8 or US-ASCII;
+ * case folding, bounded memory); when no key is on the body (BODY,
+ * TEXT), the header alone (fc_msg_open_header(): on pgsql the body
+ * stays in the database). CHARSET may be UTF-8 or US-ASCII;
  * others get NO [BADCHARSET]. RETURN (MIN MAX COUNT ALL) answers with
  * ESEARCH (RFC 4731), as does every SEARCH once IMAP4rev2 is enabled.
  * RETURN (SAVE) keeps the result for "$" (RFC 5182), as UIDs so that
@@ -358,6 +360,8 @@ struct smsg {
 	time_t sent_day;		/* the Date field's day, as written */
 	bool has_sent;
 	bool loaded, readable;
+	bool needs_body;		/* a BODY or TEXT key */
+	bool unavailable;		/* the store failed for a message */
 };
 
 /* Gathers the text keys of the tree, to be matched in one reading. */
@@ -370,6 +374,8 @@ smsg_collect(struct smsg *m, struct skey *k, size_t *alloc)
 	case K_HEADER:
 	case K_BODY:
 	case K_TEXT:
+		if (k->key != K_HEADER)
+			m->needs_body = true;
 		if (m->ntexts == *alloc) {
 			struct imap_text_key **n;
 
@@ -426,9 +432,13 @@ smsg_load(struct smsg *m)
 	m->loaded = true;
 	m->readable = false;
 	fc_arena_reset(m->tmp);
-	fd = fc_msg_open(m->is->box, m->seq, NULL);
-	if (fd < 0)
+	fd = m->needs_body ? fc_msg_open(m->is->box, m->seq, NULL) :
+	    fc_msg_open_header(m->is->box, m->seq, NULL);
+	if (fd < 0) {
+		if (fc_store_error(m->is->store, NULL) != FC_ERR_EXPUNGED)
+			m->unavailable = true;
 		return;
+	}
 	m->readable = imap_text_scan(fd, m->tmp, m->texts, m->ntexts,
 	    &m->sent_day, &m->has_sent) == 0;
 	close(fd);
@@ -630,6 +640,19 @@ imap_cmd_search(struct imap_session *is, struct imap_command *c,
 		}
 	}
 	smsg_end(&m);
+	if (m.unavailable) {
+		/* some messages were not searched: "$" is left empty
+		 * (RFC 5182 2.1: a failed SEARCH resets it) */
+		if (ret & R_SAVE)
+			search_save(is, ret, hits, 0);
+		if (!esearch) {
+			imap_str_adds(&is->out, "\r\n");
+			imap_write_str(is);
+		}
+		imap_news(is, uid);
+		return imap_no(is, c->tag, "[UNAVAILABLE] Some messages could "
+		    "not be read, try again later");
+	}
 	if (ret & R_SAVE)
 		search_save(is, ret, hits, nhits);
 	if (esearch && ret == R_SAVE) {

@@ -228,3 +228,11 @@ imap_section_is_header(const struct imap_section *sec)
 	return sec->kind == SECTION_HEADER || sec->kind == SECTION_FIELDS ||
 	    sec->kind == SECTION_FIELDS_NOT || sec->kind == SECTION_MIME;
 }
+
+bool
+imap_section_is_top_header(const struct imap_section *sec)
+{
+	return sec->part[0] == '\0' && !sec->binary &&
+	    (sec->kind == SECTION_HEADER || sec->kind == SECTION_FIELDS ||
+	    sec->kind == SECTION_FIELDS_NOT);
+}

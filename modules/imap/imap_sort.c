@@ -66,7 +66,8 @@ sortmsg_load(struct imap_session *is, struct fc_arena *tmp, uint32_t seq,
 	m->subject = m->from = m->to = m->cc = "";
 	if (need == NEED_NONE)
 		return;
-	fd = fc_msg_open(is->box, seq, NULL);
+	/* every key is a header field: the body may stay where it is */
+	fd = fc_msg_open_header(is->box, seq, NULL);
 	if (fd < 0)
 		return;
 	root = fc_mime_parse_fd(tmp, fd, NULL);

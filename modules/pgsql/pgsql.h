@@ -28,7 +28,7 @@ struct fc_arena;
 struct fc_core;
 
 /* The schema version this build knows; pgsql_schema.c has each step. */
-#define PGSQL_SCHEMA_VERSION	2
+#define PGSQL_SCHEMA_VERSION	3
 
 struct pgsql_conf {
 	char *connect;			/* libpq conninfo; "" = PG* env */
@@ -57,6 +57,10 @@ enum pgsql_stmt {
 	PS_COPY,
 	PS_BODY,
 	PS_BODY_GC,
+	PS_HEADER,
+	PS_CACHE_GET,
+	PS_CACHE_AHEAD,
+	PS_CACHE_PUT,
 	PS_USER_GET,
 	PS_ALIAS_GET,
 	PS_KV_GET,

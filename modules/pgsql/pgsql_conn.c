@@ -101,6 +101,35 @@ static const struct pgsql_stmt_def stmt_defs[PS_COUNT] = {
 	    "DELETE FROM bodies b WHERE b.hash = ANY ($1::bytea[]) "
 	    "AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.hash = b.hash)",
 	    1 },
+	/* the header with its empty line ($3 bytes at most) and its
+	 * length, as text in a binary result */
+	[PS_HEADER] = { "header",
+	    "SELECT substring(b.data FROM 1 FOR least(h.len, $3::integer)), "
+	    "h.len::text FROM messages m JOIN bodies b ON b.hash = m.hash "
+	    "CROSS JOIN LATERAL (SELECT coalesce(b.header_len, "
+	    "facteur_header_len(b.data)) AS len) h "
+	    "WHERE m.mailbox_id = $1 AND m.uid = $2", 3 },
+	[PS_CACHE_GET] = { "cache_get",
+	    "SELECT b.cache FROM messages m JOIN bodies b ON b.hash = m.hash "
+	    "WHERE m.mailbox_id = $1 AND m.uid = $2", 2 },
+	/* the caches of the messages from UID $2 on ($3 of them), as
+	 * (uid as text, cache if at most $4 bytes, its length as text) */
+	[PS_CACHE_AHEAD] = { "cache_ahead",
+	    "SELECT m.uid::text, CASE WHEN length(b.cache) <= $4::integer "
+	    "THEN b.cache END, length(b.cache)::text FROM messages m "
+	    "JOIN bodies b ON b.hash = m.hash "
+	    "WHERE m.mailbox_id = $1 AND m.uid >= $2 "
+	    "ORDER BY m.uid LIMIT $3", 4 },
+	/* header_len too, for a body stored before schema 3. A cache
+	 * lost in a crash is made again, so its commit need not wait for
+	 * the disk: the first FETCH of 5,000 messages would otherwise wait
+	 * for 5,000 flushes (set_config(..., true) lasts to the commit) */
+	[PS_CACHE_PUT] = { "cache_put",
+	    "UPDATE bodies b SET cache = $3, header_len = "
+	    "coalesce(b.header_len, facteur_header_len(b.data)) "
+	    "FROM messages m, (SELECT set_config('synchronous_commit', "
+	    "'off', true)) s WHERE m.mailbox_id = $1 AND m.uid = $2 "
+	    "AND b.hash = m.hash", 3 },
 	[PS_USER_GET] = { "user_get",
 	    "SELECT name, password, home, mail, quota_bytes, quota_messages "
 	    "FROM users WHERE name = lower($1)", 1 },

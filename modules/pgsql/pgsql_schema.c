@@ -461,9 +461,55 @@ static const char schema_v2[] =
 "CREATE INDEX kv_expires ON kv (expires) WHERE expires IS NOT NULL;\n"
 "UPDATE facteur_schema SET version = 2;\n";
 
+/*
+ * Step 3: what IMAP needs of a message without reading its body.
+ * header_len is the length of the header with the empty line that ends
+ * it (SEARCH and SORT on header fields read just that); appends fill it,
+ * and for bodies stored before this step it is computed when first
+ * asked for. cache holds bytes a protocol module derived from the body
+ * (fc_msg_cache_get/put: IMAP's ENVELOPE and BODYSTRUCTURE), filled on
+ * the first FETCH that needs them; copies share it with the body.
+ */
+static const char schema_v3[] =
+"ALTER TABLE bodies ADD COLUMN header_len integer,\n"
+"  ADD COLUMN cache bytea;\n"
+"CREATE FUNCTION facteur_header_len(d bytea) RETURNS integer\n"
+"LANGUAGE sql IMMUTABLE STRICT AS $$\n"
+"  SELECT CASE WHEN substring(d FROM 1 FOR 1) = '\\x0a'::bytea THEN 1\n"
+"    WHEN position('\\x0a0a'::bytea IN d) > 0\n"
+"      THEN position('\\x0a0a'::bytea IN d) + 1\n"
+"    ELSE length(d) END $$;\n"
+"CREATE OR REPLACE FUNCTION facteur_append(p_store bigint, p_name text,\n"
+"    p_flags integer, p_keywords text[], p_date bigint, p_size bigint,\n"
+"    p_size_crlf bigint, p_data bytea, p_qbytes bigint, p_qcount bigint,\n"
+"    OUT uidvalidity bigint, OUT uid bigint)\n"
+"LANGUAGE plpgsql AS $$\n"
+"DECLARE mb mailboxes; h bytea := sha256(p_data); kw bigint;\n"
+"BEGIN\n"
+"  mb := facteur_lock(p_store, p_name);\n"
+"  PERFORM facteur_quota_check(p_store, p_size, 1, p_qbytes, p_qcount);\n"
+"  kw := facteur_keyword_bits(mb.id, p_keywords, true);\n"
+"  /* a row lock on a shared body: a concurrent clean-up waits */\n"
+"  INSERT INTO bodies (hash, data, header_len)\n"
+"    VALUES (h, p_data, facteur_header_len(p_data))\n"
+"    ON CONFLICT (hash) DO UPDATE SET hash = EXCLUDED.hash;\n"
+"  UPDATE mailboxes SET uidnext = mb.uidnext + 1,\n"
+"    highestmodseq = mb.highestmodseq + 1 WHERE id = mb.id;\n"
+"  INSERT INTO messages VALUES (mb.id, mb.uidnext, mb.highestmodseq + 1,\n"
+"    p_flags, kw, p_date, p_size, p_size_crlf,\n"
+"    replace(gen_random_uuid()::text, '-', ''), h);\n"
+"  UPDATE stores SET bytes = bytes + p_size, messages = messages + 1\n"
+"    WHERE id = p_store;\n"
+"  PERFORM pg_notify('facteur', mb.id::text);\n"
+"  uidvalidity := mb.uidvalidity;\n"
+"  uid := mb.uidnext;\n"
+"END $$;\n"
+"UPDATE facteur_schema SET version = 3;\n";
+
 static const char *const schema_steps[PGSQL_SCHEMA_VERSION] = {
 	schema_v1,
 	schema_v2,
+	schema_v3,
 };
 
 static int

@@ -16,7 +16,9 @@
  *
  * Messages are stored with LF line ends, like the maildir module does,
  * once per content (bodies, by SHA-256); copies share their body.
- * fc_msg_open() gives a sealed memfd holding the message.
+ * fc_msg_open() gives a sealed memfd holding the message;
+ * fc_msg_open_header() one holding its header alone, and the message
+ * cache (fc_msg_cache_get/put) lives beside the body, shared by copies.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -59,6 +61,11 @@ struct pg_index {
 	size_t nkeywords;
 	struct pgsql_watcher watcher;
 	bool watching;
+	/* message cache entries read ahead (pg_index_cache_get) */
+	PGresult *ahead;
+	int ahead_next;			/* row to look at first */
+	uint32_t ahead_uid;		/* the last UID asked for */
+	int ahead_size;			/* rows to read next time */
 };
 
 struct pg_append {
@@ -621,6 +628,7 @@ pg_index_close(void *index)
 
 	if (ix->watching)
 		pgsql_watch_remove(&ix->watcher);
+	PQclear(ix->ahead);
 	pg_index_clear(ix);
 	pg_keywords_free(ix);
 	free(ix->recs);
@@ -931,6 +939,187 @@ pg_index_open_message(struct fc_store *st, void *index, uint32_t uid,
 	return fd;
 }
 
+/*
+ * The header alone, from the length the append recorded (or computed
+ * in the database for a body stored before schema 3): SEARCH and SORT
+ * on header fields need not bring the body over. A header larger than
+ * a piece (rare, and hostile when it is) is read with the body.
+ */
+static int
+pg_index_open_header(struct fc_store *st, void *index, uint32_t uid,
+    bool *crlf_r)
+{
+	struct pg_index *ix = index;
+	char uidbuf[16], maxbuf[24];
+	const char *v[3] = { ix->idbuf, uidbuf, maxbuf };
+	PGresult *r;
+	int fd, e = 0;
+
+	snprintf(uidbuf, sizeof(uidbuf), "%" PRIu32, uid);
+	snprintf(maxbuf, sizeof(maxbuf), "%d", PG_BODY_PIECE);
+	r = pgsql_st_exec(st, PS_HEADER, 3, v, NULL, NULL, 1);
+	if (r == NULL)
+		return -1;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return fc_store_fail(st, FC_ERR_EXPUNGED, "message %"
+		    PRIu32 " was expunged", uid);
+	}
+	if (pg_int(r, 0, 1) > PG_BODY_PIECE) {
+		PQclear(r);
+		return pg_index_open_message(st, index, uid, crlf_r);
+	}
+	fd = memfd_create("facteur-header", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0) {
+		PQclear(r);
+		return fc_store_fail(st, FC_ERR_TEMP, "a copy of message %"
+		    PRIu32 ": %s", uid, strerror(errno));
+	}
+	if (pg_write_all(fd, PQgetvalue(r, 0, 0),
+	    (size_t)PQgetlength(r, 0, 0)) < 0 || lseek(fd, 0, SEEK_SET) < 0)
+		e = errno;
+	PQclear(r);
+	if (e != 0) {
+		close(fd);
+		return fc_store_fail(st, FC_ERR_TEMP, "a copy of message %"
+		    PRIu32 ": %s", uid, strerror(e));
+	}
+	(void)fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW |
+	    F_SEAL_SHRINK | F_SEAL_SEAL);
+	if (crlf_r != NULL)
+		*crlf_r = false;
+	return fd;
+}
+
+/*
+ * The cache of a message, from the rows read ahead when the UIDs asked
+ * for go up (FETCH 1:* asks for them in order): the first miss reads 8
+ * rows, the next 16, up to PG_AHEAD_MAX, so a FETCH of 5,000 messages
+ * costs 20-odd statements instead of 5,000 and a FETCH of one message
+ * reads little more than it. An entry larger than PG_AHEAD_ENTRY is
+ * read alone (it is left out of the rows, which stay small). A UID
+ * lower than the last one asked for starts again: rows read for an
+ * earlier command may have missed what that command wrote since.
+ */
+#define PG_AHEAD_FIRST	8
+#define PG_AHEAD_MAX	256
+#define PG_AHEAD_ENTRY	8192
+
+/* 1 with the entry, 0 when there is none, -1 when the rows do not say */
+static int
+pg_ahead_find(struct pg_index *ix, uint32_t uid, struct fc_arena *a,
+    const char **data_r, size_t *len_r)
+{
+	int row, n = ix->ahead != NULL ? PQntuples(ix->ahead) : 0;
+	char *data;
+	size_t len;
+
+	for (row = ix->ahead_next; row < n; row++) {
+		uint32_t u = (uint32_t)pg_int(ix->ahead, row, 0);
+
+		if (u < uid)
+			continue;
+		if (u > uid)
+			return -1;
+		ix->ahead_next = row + 1;
+		if (PQgetisnull(ix->ahead, row, 2))
+			return 0;
+		if (PQgetisnull(ix->ahead, row, 1))
+			return -1;	/* too large for the rows */
+		len = (size_t)PQgetlength(ix->ahead, row, 1);
+		data = fc_arena_alloc(a, len + 1);
+		memcpy(data, PQgetvalue(ix->ahead, row, 1), len);
+		*data_r = data;
+		*len_r = len;
+		return 1;
+	}
+	return -1;
+}
+
+static int
+pg_index_cache_get(struct fc_store *st, void *index, uint32_t uid,
+    struct fc_arena *a, const char **data_r, size_t *len_r)
+{
+	struct pg_index *ix = index;
+	char uidbuf[16], limbuf[16], maxbuf[16];
+	const char *v[4] = { ix->idbuf, uidbuf, limbuf, maxbuf };
+	bool up = ix->ahead_uid != 0 && uid > ix->ahead_uid;
+	PGresult *r;
+	char *data;
+	size_t len;
+	int found;
+
+	ix->ahead_uid = uid;
+	if (!up) {
+		PQclear(ix->ahead);
+		ix->ahead = NULL;
+		ix->ahead_size = PG_AHEAD_FIRST;
+	}
+	if ((found = pg_ahead_find(ix, uid, a, data_r, len_r)) >= 0)
+		return found;
+	PQclear(ix->ahead);
+	ix->ahead = NULL;
+	ix->ahead_next = 0;
+	snprintf(uidbuf, sizeof(uidbuf), "%" PRIu32, uid);
+	snprintf(limbuf, sizeof(limbuf), "%d", ix->ahead_size);
+	snprintf(maxbuf, sizeof(maxbuf), "%d", PG_AHEAD_ENTRY);
+	if (ix->ahead_size < PG_AHEAD_MAX)
+		ix->ahead_size *= 2;
+	r = pgsql_st_exec(st, PS_CACHE_AHEAD, 4, v, NULL, NULL, 1);
+	if (r == NULL)
+		return -1;
+	ix->ahead = r;
+	if ((found = pg_ahead_find(ix, uid, a, data_r, len_r)) >= 0)
+		return found;
+	if (PQntuples(r) == 0 || (uint32_t)pg_int(r, 0, 0) != uid)
+		return fc_store_fail(st, FC_ERR_EXPUNGED, "message %"
+		    PRIu32 " was expunged", uid);
+
+	/* too large for the rows: alone */
+	r = pgsql_st_exec(st, PS_CACHE_GET, 2, v, NULL, NULL, 1);
+	if (r == NULL)
+		return -1;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return fc_store_fail(st, FC_ERR_EXPUNGED, "message %"
+		    PRIu32 " was expunged", uid);
+	}
+	if (PQgetisnull(r, 0, 0)) {
+		PQclear(r);
+		return 0;
+	}
+	len = (size_t)PQgetlength(r, 0, 0);
+	data = fc_arena_alloc(a, len + 1);
+	memcpy(data, PQgetvalue(r, 0, 0), len);
+	PQclear(r);
+	*data_r = data;
+	*len_r = len;
+	return 1;
+}
+
+static int
+pg_index_cache_put(struct fc_store *st, void *index, uint32_t uid,
+    const void *data, size_t len)
+{
+	struct pg_index *ix = index;
+	char uidbuf[16];
+	const char *v[3] = { ix->idbuf, uidbuf, data };
+	int lengths[3] = { 0, 0, (int)len }, formats[3] = { 0, 0, 1 };
+	PGresult *r;
+
+	if (len > PG_BODY_PIECE)
+		return fc_store_fail(st, FC_ERR_LIMIT, "a cache entry of %zu "
+		    "bytes", len);
+	if (len == 0)
+		v[2] = "";		/* bytea needs a pointer */
+	snprintf(uidbuf, sizeof(uidbuf), "%" PRIu32, uid);
+	r = pgsql_st_exec(st, PS_CACHE_PUT, 3, v, lengths, formats, 0);
+	if (r == NULL)
+		return -1;
+	PQclear(r);
+	return 0;
+}
+
 static int
 pg_index_watch(struct fc_store *st, void *index, void (*fn)(void *arg),
     void *arg)
@@ -978,4 +1167,7 @@ const struct fc_storage_ops pgsql_storage_ops = {
 	.index_copy = pg_index_copy,
 	.index_open_message = pg_index_open_message,
 	.index_watch = pg_index_watch,
+	.index_open_header = pg_index_open_header,
+	.index_cache_get = pg_index_cache_get,
+	.index_cache_put = pg_index_cache_put,
 };

@@ -1466,6 +1466,132 @@ test_copy_move(struct fc_store *st)
 /* ------------------------------------------------------------------ */
 /* Keywords */
 
+/* ------------------------------------------------------------------ */
+/* The header alone, and the message cache */
+
+/* The header fc_msg_open_header() gives, or NULL. */
+static char *
+header_of(struct fc_mailbox *box, uint32_t seq)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	ssize_t n;
+	char chunk[4096];
+	int fd;
+
+	if ((fd = fc_msg_open_header(box, seq, NULL)) < 0)
+		return NULL;
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
+		buf = fc_realloc(buf, len + (size_t)n + 1);
+		memcpy(buf + len, chunk, (size_t)n);
+		len += (size_t)n;
+	}
+	close(fd);
+	if (buf == NULL)
+		buf = fc_calloc(1, 1);
+	buf[len] = '\0';
+	return buf;
+}
+
+static void
+test_msg_cache(struct fc_store *st)
+{
+	static const struct {
+		const char *name, *text, *header;
+	} msgs[] = {
+		{ "a header and a body",
+		  "Subject: one\r\nX: y\r\n folded\r\n\r\nbody\r\n\r\nmore\r\n",
+		  "Subject: one\nX: y\n folded\n\n" },
+		{ "no body", "Subject: two\r\n", "Subject: two\n" },
+		{ "no header", "\r\nbody only\r\n", "\n" },
+		{ "LF line ends", "Subject: four\n\nbody\n",
+		  "Subject: four\n\n" },
+	};
+	const size_t n = sizeof(msgs) / sizeof(msgs[0]);
+	struct fc_mailbox *box, *copy;
+	struct sx_synclog log;
+	uint32_t seq, uids[1], uidv;
+	const char *data;
+	size_t len, i;
+	char *h, *whole;
+	int r;
+
+	ok(fc_store_create(st, "Cache", 0) == 0 && fc_store_create(st,
+	    "CacheCopy", 0) == 0, "cache: create two mailboxes");
+	for (i = 0; i < n; i++)
+		ok(sx_append(st, "Cache", 0, NULL, 0, msgs[i].text,
+		    strlen(msgs[i].text), NULL, NULL) == 0, "cache: append "
+		    "'%s'", msgs[i].name);
+	if (!succeeds(st, fc_mailbox_open(st, "Cache", 0, &box),
+	    "cache: open"))
+		return;
+	for (i = 0; i < n; i++) {
+		seq = (uint32_t)i + 1;
+		h = header_of(box, seq);
+		whole = sx_read_msg(box, seq, NULL);
+		/* a store may give the whole message; pgsql gives just the
+		 * header with its empty line */
+		ok(h != NULL && whole != NULL && strncmp(whole, h, strlen(h))
+		    == 0 && strlen(h) >= strlen(msgs[i].header) &&
+		    strncmp(h, msgs[i].header, strlen(msgs[i].header)) == 0,
+		    "cache: the header of '%s' begins the message",
+		    msgs[i].name);
+		if (senv_pgsql())
+			is_str(h, msgs[i].header, "cache: pgsql gives the "
+			    "header of '%s' alone", msgs[i].name);
+		free(h);
+		free(whole);
+	}
+	ok(fc_mailbox_can_cache(box) == senv_pgsql(), "cache: pgsql keeps "
+	    "one, maildir not");
+	r = fc_msg_cache_get(box, 1, env.arena, &data, &len);
+	is_int(r, 0, "cache: nothing kept at first");
+	ok(fc_msg_cache_put(box, 1, "IMAP1 cached\0bytes", 18) == 0,
+	    "cache: put succeeds");
+	r = fc_msg_cache_get(box, 1, env.arena, &data, &len);
+	if (senv_pgsql())
+		ok(r == 1 && len == 18 && memcmp(data, "IMAP1 cached\0bytes",
+		    18) == 0 && data[18] == '\0', "cache: get gives the "
+		    "bytes put, with a NUL after them");
+	else
+		is_int(r, 0, "cache: maildir keeps nothing");
+	r = fc_msg_cache_get(box, 2, env.arena, &data, &len);
+	is_int(r, 0, "cache: another message has nothing");
+	/* a copy shares the body, and so what was derived from it */
+	seq = 1;
+	succeeds(st, fc_mailbox_copy(box, &seq, 1, "CacheCopy", false, &uidv,
+	    uids), "cache: copy message 1");
+	if (succeeds(st, fc_mailbox_open(st, "CacheCopy", 0, &copy),
+	    "cache: open the copy's mailbox")) {
+		r = fc_msg_cache_get(copy, 1, env.arena, &data, &len);
+		is_int(r, senv_pgsql() ? 1 : 0, "cache: the copy sees it");
+		fc_mailbox_close(&copy);
+	}
+	/* the same bytes appended again share the body too */
+	ok(sx_append(st, "Cache", 0, NULL, 0, msgs[0].text,
+	    strlen(msgs[0].text), NULL, NULL) == 0 && sx_sync(box, 0, &log)
+	    == 0 && fc_mailbox_count(box) == n + 1, "cache: append message "
+	    "1 again");
+	r = fc_msg_cache_get(box, (uint32_t)n + 1, env.arena, &data, &len);
+	is_int(r, senv_pgsql() ? 1 : 0, "cache: the same content shares it");
+	/* a message expunged elsewhere: held back, it cannot be read */
+	seq = 2;
+	fc_mailbox_store(box, &seq, 1, FC_STORE_ADD, FC_FLAG_DELETED, NULL, 0,
+	    NULL, NULL, NULL);
+	uids[0] = fc_msg_uid(box, 2);
+	succeeds(st, fc_mailbox_expunge(box, uids, 1), "cache: expunge "
+	    "message 2");
+	sx_sync(box, FC_SYNC_KEEP_EXPUNGED, &log);
+	if (senv_pgsql()) {
+		r = fc_msg_cache_get(box, 2, env.arena, &data, &len);
+		fails_with(st, r, FC_ERR_EXPUNGED, "cache: get on a message "
+		    "expunged");
+	}
+	ok(fc_msg_open_header(box, 2, NULL) < 0 && fc_store_error(st, NULL)
+	    == FC_ERR_EXPUNGED, "cache: the header of a message expunged");
+	fc_mailbox_close(&box);
+}
+
 static void
 test_keywords(struct fc_store *st)
 {
@@ -2186,6 +2312,7 @@ main(void)
 	test_expunge(alice);
 	test_copy_move(alice);
 	test_keywords(alice);
+	test_msg_cache(alice);
 	test_watch(alice);
 	test_deliver(alice);
 	test_bad_names(alice);

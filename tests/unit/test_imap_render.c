@@ -466,6 +466,18 @@ check_parse(void)
 	    !imap_section_is_header(sec), "[] is not");
 	ok(imap_section_parse(a, "HEADER", 6, true, &sec, &error) < 0,
 	    "BINARY[HEADER] is refused");
+	/* what a file holding the message's header alone can answer */
+	ok(imap_section_parse(a, "HEADER.FIELDS.NOT (A)", 21, false, &sec,
+	    &error) == 0 && imap_section_is_top_header(sec),
+	    "HEADER.FIELDS.NOT is of the message's header");
+	ok(imap_section_parse(a, "HEADER", 6, false, &sec, &error) == 0 &&
+	    imap_section_is_top_header(sec), "HEADER is too");
+	ok(imap_section_parse(a, "1.HEADER", 8, false, &sec, &error) == 0 &&
+	    !imap_section_is_top_header(sec), "1.HEADER is not (a part's)");
+	ok(imap_section_parse(a, "2.MIME", 6, false, &sec, &error) == 0 &&
+	    !imap_section_is_top_header(sec), "2.MIME is not");
+	ok(imap_section_parse(a, "", 0, false, &sec, &error) == 0 &&
+	    !imap_section_is_top_header(sec), "[] is not");
 	imap_str_free(&out);
 	fc_arena_free(&a);
 }
