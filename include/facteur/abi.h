@@ -23,7 +23,9 @@
  *                    arenas, logging, auth back ends and SASL.
  *   1.1  2026-12-04  storage: fc_msg_open_header(), the message cache
  *                    (fc_msg_cache_get/put) and the three ops behind
- *                    them at the end of fc_storage_ops.
+ *                    them at the end of fc_storage_ops; sessions:
+ *                    fc_session_compress(), fc_session_compress_active();
+ *                    the shared key/value registry (kv.h).
  */
 #ifndef FACTEUR_ABI_H
 #define FACTEUR_ABI_H
