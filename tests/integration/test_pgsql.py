@@ -326,13 +326,13 @@ def test_two_nodes(cluster, node):
     d = make_test_dir("facteur-pgsql-b-")
     b = Node(cluster, "node", d).start()
     try:
-        # delivered on A, read on B at once
+        # delivered on A, read on B at once: the first POP3 session on
+        # B, right after A's 250, has it (no retry; how long that session
+        # takes is the password hash's and the machine's, not the store's)
         r = smtp_send(node.smtp_port, "bob@example.org", "from node A")
         assert r.startswith("250"), r
-        t0 = time.monotonic()
         bodies = pop3_list(b.pop3_port, "bob@example.org", PASSWORD)
         assert any(b"Subject: from node A" in x for x in bodies)
-        assert time.monotonic() - t0 < 1.0
 
         # both nodes append to one mailbox at once
         results = []
