@@ -73,7 +73,7 @@ fi
 step "make distcheck"
 # the integration suite and the long storage stress runs already ran
 # twice above: here the tarball's build and a short stress run suffice
-(cd build && FACTEUR_SKIP_INTEGRATION=1 STRESS_SECONDS=3 make -s distcheck \
+(cd build && FACTEUR_SKIP_INTEGRATION=1 STRESS_SECONDS=3 make -s -j"$jobs" distcheck \
     DISTCHECK_CONFIGURE_FLAGS=--enable-werror) ||
     failed_steps="$failed_steps distcheck"
 
