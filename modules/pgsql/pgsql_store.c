@@ -881,6 +881,29 @@ pg_write_all(int fd, const char *p, size_t len)
 #define PG_BODY_PIECE		(1024 * 1024)
 #define PG_BODY_PIECE_MAX	(4 * 1024 * 1024)
 
+/*
+ * The end of reading a message (or its header) into a memfd: on a write
+ * error e, or a failed rewind, the copy goes and the store says why;
+ * else it is sealed, so the reader holds bytes nobody can change.
+ */
+static int
+pg_memfd_done(struct fc_store *st, int fd, int e, uint32_t uid,
+    bool *crlf_r)
+{
+	if (e == 0 && lseek(fd, 0, SEEK_SET) < 0)
+		e = errno;
+	if (e != 0) {
+		close(fd);
+		return fc_store_fail(st, FC_ERR_TEMP, "a copy of message %"
+		    PRIu32 ": %s", uid, strerror(e));
+	}
+	(void)fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW |
+	    F_SEAL_SHRINK | F_SEAL_SEAL);
+	if (crlf_r != NULL)
+		*crlf_r = false;
+	return fd;
+}
+
 static int
 pg_index_open_message(struct fc_store *st, void *index, uint32_t uid,
     bool *crlf_r)
@@ -926,17 +949,7 @@ pg_index_open_message(struct fc_store *st, void *index, uint32_t uid,
 		from += (uint64_t)PQgetlength(r, 0, 0);
 		PQclear(r);
 	} while (e == 0 && from <= total);
-	if (e != 0 || lseek(fd, 0, SEEK_SET) < 0) {
-		e = e != 0 ? e : errno;
-		close(fd);
-		return fc_store_fail(st, FC_ERR_TEMP, "a copy of message %"
-		    PRIu32 ": %s", uid, strerror(e));
-	}
-	(void)fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW |
-	    F_SEAL_SHRINK | F_SEAL_SEAL);
-	if (crlf_r != NULL)
-		*crlf_r = false;
-	return fd;
+	return pg_memfd_done(st, fd, e, uid, crlf_r);
 }
 
 /*
@@ -976,19 +989,10 @@ pg_index_open_header(struct fc_store *st, void *index, uint32_t uid,
 		    PRIu32 ": %s", uid, strerror(errno));
 	}
 	if (pg_write_all(fd, PQgetvalue(r, 0, 0),
-	    (size_t)PQgetlength(r, 0, 0)) < 0 || lseek(fd, 0, SEEK_SET) < 0)
+	    (size_t)PQgetlength(r, 0, 0)) < 0)
 		e = errno;
 	PQclear(r);
-	if (e != 0) {
-		close(fd);
-		return fc_store_fail(st, FC_ERR_TEMP, "a copy of message %"
-		    PRIu32 ": %s", uid, strerror(e));
-	}
-	(void)fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW |
-	    F_SEAL_SHRINK | F_SEAL_SEAL);
-	if (crlf_r != NULL)
-		*crlf_r = false;
-	return fd;
+	return pg_memfd_done(st, fd, e, uid, crlf_r);
 }
 
 /*
