@@ -485,23 +485,40 @@ fc_mailbox_can_cache(struct fc_mailbox *box)
 	    VIEW_HAS_OP(ops, index_cache_put);
 }
 
+/*
+ * What both cache calls check first: 1 and *uid_r when the store keeps
+ * a cache and the message is still there, 0 when the store keeps none,
+ * -1 (FC_ERR_EXPUNGED) when the message is gone.
+ */
+static int
+view_cache_uid(struct fc_mailbox *box, uint32_t seq, uint32_t *uid_r)
+{
+	struct fc_store *st = box->st;
+	struct fc_index_state s;
+
+	*uid_r = fc_msg_uid(box, seq);
+	fc_store_reset_error(st);
+	if (!fc_mailbox_can_cache(box))
+		return 0;
+	view_state(box, &s);
+	if (view_find(&s, *uid_r) == NULL) {
+		fc_store_fail(st, FC_ERR_EXPUNGED, "message %u was expunged",
+		    *uid_r);
+		return -1;
+	}
+	return 1;
+}
+
 int
 fc_msg_cache_get(struct fc_mailbox *box, uint32_t seq, struct fc_arena *a,
     const char **data_r, size_t *len_r)
 {
 	struct fc_store *st = box->st;
-	uint32_t uid = fc_msg_uid(box, seq);
-	struct fc_index_state s;
+	uint32_t uid;
+	int r = view_cache_uid(box, seq, &uid);
 
-	fc_store_reset_error(st);
-	if (!fc_mailbox_can_cache(box))
-		return 0;
-	view_state(box, &s);
-	if (view_find(&s, uid) == NULL) {
-		fc_store_fail(st, FC_ERR_EXPUNGED, "message %u was expunged",
-		    uid);
-		return -1;
-	}
+	if (r <= 0)
+		return r;
 	return st->be->ops->index_cache_get(st, box->index, uid, a, data_r,
 	    len_r);
 }
@@ -511,18 +528,11 @@ fc_msg_cache_put(struct fc_mailbox *box, uint32_t seq, const void *data,
     size_t len)
 {
 	struct fc_store *st = box->st;
-	uint32_t uid = fc_msg_uid(box, seq);
-	struct fc_index_state s;
+	uint32_t uid;
+	int r = view_cache_uid(box, seq, &uid);
 
-	fc_store_reset_error(st);
-	if (!fc_mailbox_can_cache(box))
-		return 0;
-	view_state(box, &s);
-	if (view_find(&s, uid) == NULL) {
-		fc_store_fail(st, FC_ERR_EXPUNGED, "message %u was expunged",
-		    uid);
-		return -1;
-	}
+	if (r <= 0)
+		return r;
 	return st->be->ops->index_cache_put(st, box->index, uid, data, len);
 }
 
